@@ -1,0 +1,327 @@
+//! The application: shared state, the router with its middleware, and the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::buyers::accounts as buyer_accounts;
+use crate::platform::clock::{SharedClock, SystemClock};
+use crate::platform::config::ServeConfig;
+use crate::platform::db::Db;
+use crate::platform::error::ApiError;
+use crate::platform::ratelimit::AuthLimits;
+use crate::platform::sessions::Lifetimes;
+use crate::platform::{docs_page, idempotency, metrics as http_metrics};
+use crate::tenancy::{api_keys, audit, members, operators, organizations, partners};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<ServeConfig>,
+    pub clock: SharedClock,
+    pub auth_limits: Arc<AuthLimits>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn lifetimes(&self) -> Lifetimes {
+        Lifetimes {
+            access_secs: self.config.access_token_ttl_secs,
+            refresh_secs: self.config.refresh_token_ttl_secs,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Nextkt API",
+        description = "Multi-tenant ticketing platform. Errors are `application/problem+json` with a stable `code`. \
+                       Every POST accepts `Idempotency-Key`. Lists use cursor pagination (`limit`, `cursor`, `next_cursor`).",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "operator auth", description = "Operator sign-up, login and sessions"),
+        (name = "organization", description = "The caller's organization and its audit log"),
+        (name = "members", description = "Operators of the organization and their roles"),
+        (name = "keys", description = "API keys and storefront keys"),
+        (name = "partner", description = "Provisioning of organizations by partners"),
+        (name = "buyer auth", description = "Ticket buyer accounts at a storefront"),
+        (name = "platform", description = "Health, readiness, metrics, API description"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An operator access token (`nkt_oa_…`) or an organization API key (`nkt_live_…`, `nkt_test_…`); \
+                         partner routes take a partner key (`nkt_partner_…`).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "internal_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Internal-API-Key",
+                "The platform's internal key (storefront backends), with x-tenant.",
+            ))),
+        );
+        components.add_security_scheme(
+            "tenant",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-tenant",
+                "The organization id the storefront acts for.",
+            ))),
+        );
+        components.add_security_scheme(
+            "storefront_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Storefront-Key",
+                "An organization's storefront key (`nkt_sf_live_…`); may also be sent as `Authorization: Bearer`.",
+            ))),
+        );
+        components.add_security_scheme(
+            "buyer",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Buyer-Token",
+                "A buyer's access token (`nkt_ba_…`); may also be sent as `Authorization: Bearer`.",
+            ))),
+        );
+    }
+}
+
+/// Every API route, registered together with its OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(operators::signup))
+        .routes(routes!(operators::login))
+        .routes(routes!(operators::refresh))
+        .routes(routes!(operators::logout))
+        .routes(routes!(operators::accept_invite))
+        .routes(routes!(operators::me))
+        .routes(routes!(organizations::get, organizations::update))
+        .routes(routes!(audit::list))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::change_role, members::remove))
+        .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
+        .routes(routes!(api_keys::revoke_api_key))
+        .routes(routes!(api_keys::list_storefront_keys, api_keys::create_storefront_key))
+        .routes(routes!(api_keys::revoke_storefront_key))
+        .routes(routes!(partners::list, partners::provision))
+        .routes(routes!(partners::get))
+        .routes(routes!(partners::list_keys, partners::create_key))
+        .routes(routes!(partners::revoke_key))
+        .routes(routes!(partners::suspend))
+        .routes(routes!(partners::resume))
+        .routes(routes!(buyer_accounts::register))
+        .routes(routes!(buyer_accounts::login))
+        .routes(routes!(buyer_accounts::refresh))
+        .routes(routes!(buyer_accounts::logout))
+        .routes(routes!(buyer_accounts::me))
+        .routes(routes!(buyer_accounts::request_password_reset))
+        .routes(routes!(buyer_accounts::confirm_password_reset))
+        .routes(routes!(buyer_accounts::verify_email))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api_routes().split_for_parts();
+    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    let docs_html = Arc::new(docs_page::render(&openapi));
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let json = openapi_json.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], json.as_ref().clone()) }
+        }),
+    )
+    .route(
+        "/docs",
+        axum::routing::get(move || {
+            let html = docs_html.clone();
+            async move { Html(html.as_ref().clone()) }
+        }),
+    )
+    .route("/metrics", axum::routing::get(metrics_text))
+    .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
+    .route_layer(middleware::from_fn(http_metrics::track))
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+    .layer(middleware::from_fn(move |req: Request, next: Next| with_timeout(timeout, req, next)))
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(
+        TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+        }),
+    )
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
+}
+
+async fn with_timeout(timeout: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long; it may or may not have taken effect, retry with the same Idempotency-Key",
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: &'static str,
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "platform", responses((status = 200, body = Health)))]
+pub async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    get, path = "/readyz", tag = "platform",
+    responses((status = 200, body = Health), (status = 503, description = "Database unreachable", body = crate::platform::error::Problem))
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+    if state.db.ping().await {
+        Ok(axum::Json(Health { status: "ok" }))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database does not answer",
+        ))
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// A built server: bound to its port, migrated, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        config.validate()?;
+        let db = Db::connect(&config.database.database_url, config.database.db_max_connections).await?;
+        db.migrate().await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let state = AppState {
+            auth_limits: AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_account),
+            db,
+            config: Arc::new(config),
+            clock,
+            metrics: http_metrics::handle(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let app = router(self.state);
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        housekeeping.abort();
+        result.map_err(Into::into)
+    }
+}
+
+/// Periodic tidying that is safe to run in every process at once.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut round: u64 = 0;
+    loop {
+        tick.tick().await;
+        state.auth_limits.prune();
+        if round.is_multiple_of(10) {
+            match idempotency::purge_expired(&state).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "purging idempotency keys failed"),
+            }
+        }
+        round += 1;
+    }
+}

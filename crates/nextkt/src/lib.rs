@@ -1,0 +1,13 @@
+//! Nextkt: a multi-tenant ticketing platform.
+//!
+//! One folder per bounded context (`tenancy`, `buyers`, `notify`), each owning its tables;
+//! `platform` holds the shared plumbing and `app` puts the server together.
+
+pub mod app;
+pub mod buyers;
+pub mod cli;
+pub mod notify;
+pub mod platform;
+pub mod tenancy;
+
+pub use app::{AppState, Application};

@@ -1,0 +1,112 @@
+//! Settings of `nextkt serve`. Every setting is a flag and a `NEXTKT_*` variable; all have
+//! defaults, so the server starts with no configuration at all. Documented in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "NEXTKT_DATABASE_URL", default_value = "sqlite://nextkt.db")]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "NEXTKT_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeConfig {
+    /// Address and port to listen on (port 0 picks a free port).
+    #[arg(long, env = "NEXTKT_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The platform's internal key: storefront backends send it as `X-Internal-API-Key`
+    /// with `x-tenant`. Unset: that way in is closed and only storefront keys work.
+    #[arg(long, env = "NEXTKT_INTERNAL_API_KEY", hide_env_values = true)]
+    pub internal_api_key: Option<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "NEXTKT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Requests taking longer than this many seconds are answered 503 `timeout`.
+    #[arg(long, env = "NEXTKT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Lifetime of operator and buyer access tokens, in seconds.
+    #[arg(long, env = "NEXTKT_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: i64,
+
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "NEXTKT_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: i64,
+
+    /// Attempts at login, registration and password reset allowed per client IP per minute.
+    #[arg(long, env = "NEXTKT_AUTH_RATE_PER_IP", default_value_t = 30)]
+    pub auth_rate_per_ip: u32,
+
+    /// Attempts at login and password reset allowed per account (email) per minute.
+    #[arg(long, env = "NEXTKT_AUTH_RATE_PER_ACCOUNT", default_value_t = 5)]
+    pub auth_rate_per_account: u32,
+
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    #[arg(long, env = "NEXTKT_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Base URL of the public site, used in links sent by email.
+    #[arg(long, env = "NEXTKT_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8787")]
+    pub public_base_url: String,
+
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "NEXTKT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// How long an `Idempotency-Key` is remembered, in hours.
+    #[arg(long, env = "NEXTKT_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
+    pub idempotency_ttl_hours: i64,
+}
+
+impl ServeConfig {
+    /// The defaults, as `nextkt serve` with no flags and no environment would use them.
+    pub fn defaults() -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        Wrapper::parse_from(["nextkt"]).config
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        super::db::dialect_of(&self.database.database_url)?;
+        anyhow::ensure!(self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024");
+        anyhow::ensure!(self.request_timeout_secs > 0, "--request-timeout-secs must be positive");
+        anyhow::ensure!(self.access_token_ttl_secs > 0, "--access-token-ttl-secs must be positive");
+        anyhow::ensure!(
+            self.refresh_token_ttl_secs > self.access_token_ttl_secs,
+            "--refresh-token-ttl-secs must exceed the access token lifetime"
+        );
+        anyhow::ensure!(
+            self.auth_rate_per_ip > 0 && self.auth_rate_per_account > 0,
+            "auth rate limits must be positive"
+        );
+        if let Some(key) = &self.internal_api_key {
+            anyhow::ensure!(
+                key.len() >= 16,
+                "--internal-api-key must be at least 16 characters"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! Plumbing every context uses: configuration, database, errors, HTTP helpers, secrets,
+//! sessions, idempotency, pagination, rate limits, metrics.
+
+pub mod client_ip;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod docs_page;
+pub mod error;
+pub mod idempotency;
+pub mod ids;
+pub mod json;
+pub mod metrics;
+pub mod one_time;
+pub mod pagination;
+pub mod ratelimit;
+pub mod secrets;
+pub mod sessions;
+pub mod validate;

@@ -1,0 +1,132 @@
+//! Input rules shared by every context: each returns the cleaned value or a 400 naming the
+//! field.
+
+use super::error::ApiError;
+use super::secrets::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+
+/// A trimmed, lower-cased email address of a plausible shape.
+pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim().to_lowercase();
+    let plausible = value.len() <= 254
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        })
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if plausible {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(field, "must be an email address"))
+    }
+}
+
+/// A trimmed, non-empty text of at most `max` characters, without control characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "must not contain control characters"));
+    }
+    Ok(value.to_string())
+}
+
+pub fn password(field: &str, value: &str) -> Result<(), ApiError> {
+    let len = value.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An ISO 4217 code: three capital letters.
+pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
+    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::invalid(field, "must be an ISO 4217 code such as IDR"))
+    }
+}
+
+/// An IANA time zone name such as `Asia/Jakarta` or `UTC` (shape only).
+pub fn timezone(field: &str, value: &str) -> Result<String, ApiError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value.split('/').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+        });
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::invalid(field, "must be an IANA time zone such as Asia/Jakarta"))
+    }
+}
+
+/// Languages the platform writes in.
+pub const LOCALES: [&str; 2] = ["en", "id"];
+
+pub fn locale(field: &str, value: &str) -> Result<String, ApiError> {
+    if LOCALES.contains(&value) {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::invalid(field, "must be `en` or `id`"))
+    }
+}
+
+pub fn http_url(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() <= 500
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::invalid(field, "must be an http(s) URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(email("e", "  Ana@Example.COM ").unwrap(), "ana@example.com");
+        for bad in ["", "ana", "ana@", "@x.com", "ana@x", "a b@x.com", "ana@x.com."] {
+            assert!(email("e", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(currency("c", "IDR").is_ok());
+        assert!(currency("c", "idr").is_err());
+        assert!(timezone("t", "Asia/Jakarta").is_ok());
+        assert!(timezone("t", "UTC").is_ok());
+        assert!(timezone("t", "America/Argentina/Buenos_Aires").is_ok());
+        assert!(timezone("t", "asia/jakarta").is_err());
+        assert!(timezone("t", "../etc").is_err());
+        assert!(locale("l", "id").is_ok());
+        assert!(locale("l", "fr").is_err());
+        assert!(text("n", "  x ", 5).is_ok());
+        assert!(text("n", "   ", 5).is_err());
+        assert!(text("n", "abcdef", 5).is_err());
+        assert!(password("p", "short").is_err());
+        assert!(password("p", "long enough!").is_ok());
+        assert!(http_url("w", "https://kisum.io").is_ok());
+        assert!(http_url("w", "javascript:alert(1)").is_err());
+    }
+}
