@@ -69,7 +69,9 @@ struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -129,7 +131,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::revoke_api_key))
-        .routes(routes!(api_keys::list_storefront_keys, api_keys::create_storefront_key))
+        .routes(routes!(
+            api_keys::list_storefront_keys,
+            api_keys::create_storefront_key
+        ))
         .routes(routes!(api_keys::revoke_storefront_key))
         .routes(routes!(partners::list, partners::provision))
         .routes(routes!(partners::get))
@@ -163,7 +168,12 @@ pub fn router(state: AppState) -> Router {
         "/openapi.json",
         axum::routing::get(move || {
             let json = openapi_json.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], json.as_ref().clone()) }
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    json.as_ref().clone(),
+                )
+            }
         }),
     )
     .route(
@@ -174,23 +184,26 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .route("/metrics", axum::routing::get(metrics_text))
-    .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
+    .route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::layer,
+    ))
     .route_layer(middleware::from_fn(http_metrics::track))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-    .layer(middleware::from_fn(move |req: Request, next: Next| with_timeout(timeout, req, next)))
+    .layer(middleware::from_fn(move |req: Request, next: Next| {
+        with_timeout(timeout, req, next)
+    }))
     .layer(PropagateRequestIdLayer::x_request_id())
-    .layer(
-        TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let request_id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
-        }),
-    )
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+    }))
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .with_state(state)
 }
@@ -270,7 +283,11 @@ impl Application {
 
     pub async fn build_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Self> {
         config.validate()?;
-        let db = Db::connect(&config.database.database_url, config.database.db_max_connections).await?;
+        let db = Db::connect(
+            &config.database.database_url,
+            config.database.db_max_connections,
+        )
+        .await?;
         db.migrate().await?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -286,7 +303,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -294,7 +313,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let app = router(self.state);
         let result = axum::serve(

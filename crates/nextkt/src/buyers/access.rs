@@ -14,8 +14,8 @@ use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::secrets::{prefix, token_hash};
 use crate::platform::sessions::{self, Subject};
 use crate::tenancy::access::{bearer, invalid_credentials, missing_credentials};
-use crate::tenancy::organizations::{self, OrganizationRow};
 use crate::tenancy::api_keys;
+use crate::tenancy::organizations::{self, OrganizationRow};
 
 pub const INTERNAL_KEY_HEADER: &str = "x-internal-api-key";
 pub const TENANT_HEADER: &str = "x-tenant";
@@ -28,7 +28,11 @@ pub struct StorefrontAccess {
 }
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn is_storefront_key(token: &str) -> bool {
@@ -49,12 +53,14 @@ impl FromRequestParts<AppState> for StorefrontAccess {
             if !valid {
                 return Err(invalid_credentials());
             }
-            let tenant = header(parts, TENANT_HEADER).filter(|t| !t.is_empty()).ok_or_else(|| {
-                ApiError::bad_request(
-                    "tenant_required",
-                    "name the organization in the x-tenant header",
-                )
-            })?;
+            let tenant = header(parts, TENANT_HEADER)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "tenant_required",
+                        "name the organization in the x-tenant header",
+                    )
+                })?;
             let org = organizations::require_active(&state.db, tenant).await?;
             return Ok(StorefrontAccess { org });
         }

@@ -246,7 +246,15 @@ pub async fn login(
     }
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let tokens = sessions::start(&mut tx, Subject::Buyer, &row.id, Some(&org.id), now, state.lifetimes()).await?;
+    let tokens = sessions::start(
+        &mut tx,
+        Subject::Buyer,
+        &row.id,
+        Some(&org.id),
+        now,
+        state.lifetimes(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(ApiJson(BuyerSession {
         buyer: row.into(),
@@ -320,7 +328,9 @@ pub async fn me(State(state): State<AppState>, buyer: BuyerAccess) -> ApiResult<
     .bind(buyer.org.id)
     .fetch_optional(&state.db.pool)
     .await?;
-    Ok(ApiJson(row.ok_or_else(|| ApiError::not_found("buyer"))?.into()))
+    Ok(ApiJson(
+        row.ok_or_else(|| ApiError::not_found("buyer"))?.into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -412,7 +422,10 @@ pub async fn confirm_password_reset(
     )
     .await?
     .ok_or_else(|| {
-        ApiError::bad_request("invalid_token", "the reset token is unknown, used or expired")
+        ApiError::bad_request(
+            "invalid_token",
+            "the reset token is unknown, used or expired",
+        )
     })?;
     sqlx::query("UPDATE buyers SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
@@ -454,7 +467,10 @@ pub async fn verify_email(
     )
     .await?
     .ok_or_else(|| {
-        ApiError::bad_request("invalid_token", "the verification token is unknown, used or expired")
+        ApiError::bad_request(
+            "invalid_token",
+            "the verification token is unknown, used or expired",
+        )
     })?;
     sqlx::query(
         "UPDATE buyers SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $1 \

@@ -53,7 +53,8 @@ pub fn rfc3339(ms: Millis) -> String {
 
 /// Parses an RFC 3339 instant from the API into milliseconds.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
-    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 

@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug, clap::Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "NEXTKT_DATABASE_URL", default_value = "sqlite://nextkt.db")]
+    #[arg(
+        long,
+        env = "NEXTKT_DATABASE_URL",
+        default_value = "sqlite://nextkt.db"
+    )]
     pub database_url: String,
 
     /// Largest number of pooled database connections.
@@ -64,7 +68,11 @@ pub struct ServeConfig {
     pub trust_forwarded_for: bool,
 
     /// Base URL of the public site, used in links sent by email.
-    #[arg(long, env = "NEXTKT_PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8787")]
+    #[arg(
+        long,
+        env = "NEXTKT_PUBLIC_BASE_URL",
+        default_value = "http://127.0.0.1:8787"
+    )]
     pub public_base_url: String,
 
     /// Log format: `text` for people, `json` for log collectors.
@@ -90,9 +98,18 @@ impl ServeConfig {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         super::db::dialect_of(&self.database.database_url)?;
-        anyhow::ensure!(self.max_body_bytes >= 1024, "--max-body-bytes must be at least 1024");
-        anyhow::ensure!(self.request_timeout_secs > 0, "--request-timeout-secs must be positive");
-        anyhow::ensure!(self.access_token_ttl_secs > 0, "--access-token-ttl-secs must be positive");
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "--max-body-bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            self.request_timeout_secs > 0,
+            "--request-timeout-secs must be positive"
+        );
+        anyhow::ensure!(
+            self.access_token_ttl_secs > 0,
+            "--access-token-ttl-secs must be positive"
+        );
         anyhow::ensure!(
             self.refresh_token_ttl_secs > self.access_token_ttl_secs,
             "--refresh-token-ttl-secs must exceed the access token lifetime"

@@ -139,7 +139,10 @@ mod tests {
     fn dialect_comes_from_the_scheme() {
         assert_eq!(dialect_of("sqlite://nextkt.db").unwrap(), Dialect::Sqlite);
         assert_eq!(dialect_of("postgres://u@h/db").unwrap(), Dialect::Postgres);
-        assert_eq!(dialect_of("postgresql://u@h/db").unwrap(), Dialect::Postgres);
+        assert_eq!(
+            dialect_of("postgresql://u@h/db").unwrap(),
+            Dialect::Postgres
+        );
         assert!(dialect_of("mysql://u@h/db").is_err());
         assert!(dialect_of("nextkt.db").is_err());
     }

@@ -73,7 +73,9 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
     let mut by_tag: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, item) in paths {
-            let Some(methods) = item.as_object() else { continue };
+            let Some(methods) = item.as_object() else {
+                continue;
+            };
             for (method, op) in methods {
                 let tag = op["tags"][0].as_str().unwrap_or("other").to_string();
                 let block = render_operation(method, path, op);
@@ -106,7 +108,11 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
                         html,
                         "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
                         esc(field),
-                        if required.contains(&field.as_str()) { " *" } else { "" },
+                        if required.contains(&field.as_str()) {
+                            " *"
+                        } else {
+                            ""
+                        },
                         schema_name(prop),
                         esc(prop["description"].as_str().unwrap_or("")),
                     );
@@ -128,7 +134,10 @@ fn render_operation(method: &str, path: &str, op: &Value) -> String {
         "<div class=\"op {m}\"><p><span class=\"m\">{m}</span><code>{p}</code></p><p>{s}</p>",
         m = esc(method),
         p = esc(path),
-        s = esc(op["description"].as_str().or(op["summary"].as_str()).unwrap_or("")),
+        s = esc(op["description"]
+            .as_str()
+            .or(op["summary"].as_str())
+            .unwrap_or("")),
     );
     if let Some(params) = op["parameters"].as_array() {
         html.push_str("<p>Parameters: ");

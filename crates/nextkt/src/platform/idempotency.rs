@@ -222,7 +222,10 @@ fn replay(stored: Stored) -> Response {
         .unwrap_or(StatusCode::OK);
     let mut response = (status, stored.body.unwrap_or_default()).into_response();
     let headers = response.headers_mut();
-    if let Some(ct) = stored.content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
+    if let Some(ct) = stored
+        .content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+    {
         headers.insert(header::CONTENT_TYPE, ct);
     }
     headers.insert("idempotent-replayed", HeaderValue::from_static("true"));

@@ -100,10 +100,20 @@ mod tests {
 
     #[test]
     fn pages_carry_a_cursor_only_when_more_remain() {
-        let req = PageParams { limit: Some(2), cursor: None }.parse().unwrap();
+        let req = PageParams {
+            limit: Some(2),
+            cursor: None,
+        }
+        .parse()
+        .unwrap();
         let page = req.finish(vec!["c".to_string(), "b".into(), "a".into()], |s| s);
         assert_eq!(page.items, vec!["c", "b"]);
-        let next = PageParams { limit: Some(2), cursor: page.next_cursor }.parse().unwrap();
+        let next = PageParams {
+            limit: Some(2),
+            cursor: page.next_cursor,
+        }
+        .parse()
+        .unwrap();
         assert_eq!(next.before_id.as_deref(), Some("b"));
         let last = next.finish(vec!["a".to_string()], |s| s);
         assert!(last.next_cursor.is_none());
@@ -111,8 +121,29 @@ mod tests {
 
     #[test]
     fn bad_limits_and_cursors_are_rejected() {
-        assert!(PageParams { limit: Some(0), cursor: None }.parse().is_err());
-        assert!(PageParams { limit: Some(201), cursor: None }.parse().is_err());
-        assert!(PageParams { limit: None, cursor: Some("%%%".into()) }.parse().is_err());
+        assert!(
+            PageParams {
+                limit: Some(0),
+                cursor: None
+            }
+            .parse()
+            .is_err()
+        );
+        assert!(
+            PageParams {
+                limit: Some(201),
+                cursor: None
+            }
+            .parse()
+            .is_err()
+        );
+        assert!(
+            PageParams {
+                limit: None,
+                cursor: Some("%%%".into())
+            }
+            .parse()
+            .is_err()
+        );
     }
 }

@@ -18,7 +18,8 @@ pub struct AuthLimits {
 
 impl AuthLimits {
     pub fn new(per_ip_per_minute: u32, per_account_per_minute: u32) -> Arc<Self> {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        let quota =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         Arc::new(Self {
             per_ip: DefaultKeyedRateLimiter::keyed(quota(per_ip_per_minute)),
             per_account: DefaultKeyedRateLimiter::keyed(quota(per_account_per_minute)),
@@ -66,6 +67,9 @@ mod tests {
         assert_eq!(err.code, "rate_limited");
         assert!(err.retry_after_secs.unwrap() >= 1);
         assert!(limits.check(ip, Some("b")).is_ok());
-        assert!(limits.check(ip, Some("c")).is_err(), "fifth attempt from one IP");
+        assert!(
+            limits.check(ip, Some("c")).is_err(),
+            "fifth attempt from one IP"
+        );
     }
 }

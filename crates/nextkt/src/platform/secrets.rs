@@ -93,7 +93,10 @@ mod tests {
         assert_eq!(a.len(), "nkt_live_".len() + 43);
         assert_eq!(token_hash(&a), token_hash(&a));
         assert_ne!(token_hash(&a), token_hash(&b));
-        assert_eq!(visible_prefix(&a, prefix::API_KEY_LIVE).len(), "nkt_live_".len() + 8);
+        assert_eq!(
+            visible_prefix(&a, prefix::API_KEY_LIVE).len(),
+            "nkt_live_".len() + 8
+        );
     }
 
     #[tokio::test]

@@ -68,7 +68,16 @@ pub async fn start(
     now: Millis,
     lifetimes: Lifetimes,
 ) -> Result<TokenPair, sqlx::Error> {
-    insert(tx, &new_id(), subject, subject_id, organization_id, now, lifetimes).await
+    insert(
+        tx,
+        &new_id(),
+        subject,
+        subject_id,
+        organization_id,
+        now,
+        lifetimes,
+    )
+    .await
 }
 
 async fn insert(

@@ -30,10 +30,16 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_string())
 }
@@ -54,7 +60,10 @@ pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
     if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(value.to_string())
     } else {
-        Err(ApiError::invalid(field, "must be an ISO 4217 code such as IDR"))
+        Err(ApiError::invalid(
+            field,
+            "must be an ISO 4217 code such as IDR",
+        ))
     }
 }
 
@@ -71,7 +80,10 @@ pub fn timezone(field: &str, value: &str) -> Result<String, ApiError> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(ApiError::invalid(field, "must be an IANA time zone such as Asia/Jakarta"))
+        Err(ApiError::invalid(
+            field,
+            "must be an IANA time zone such as Asia/Jakarta",
+        ))
     }
 }
 
@@ -105,7 +117,15 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(email("e", "  Ana@Example.COM ").unwrap(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@x.com", "ana@x", "a b@x.com", "ana@x.com."] {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.com",
+            "ana@x",
+            "a b@x.com",
+            "ana@x.com.",
+        ] {
             assert!(email("e", bad).is_err(), "{bad:?}");
         }
     }

@@ -60,7 +60,10 @@ impl Mode {
 
 /// The credential on an `/admin/*` request, before an organization is chosen.
 pub enum AdminCaller {
-    Operator { operator_id: String, family_id: String },
+    Operator {
+        operator_id: String,
+        family_id: String,
+    },
     ApiKey(ApiKeyCaller),
 }
 
@@ -94,7 +97,11 @@ impl AdminAccess {
 }
 
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -138,7 +145,11 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Err(invalid_credentials());
         };
         let key = super::api_keys::authenticate(state, token, "admin", now).await?;
-        let role = key.role.as_deref().and_then(Role::parse).ok_or_else(invalid_credentials)?;
+        let role = key
+            .role
+            .as_deref()
+            .and_then(Role::parse)
+            .ok_or_else(invalid_credentials)?;
         debug_assert_eq!(key.mode, mode.as_str());
         Ok(AdminCaller::ApiKey(ApiKeyCaller {
             key_id: key.id,

@@ -103,12 +103,18 @@ pub async fn authenticate(
         return Err(invalid_credentials());
     }
     if key.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::unauthorized("credential_expired", "the key has expired"));
+        return Err(ApiError::unauthorized(
+            "credential_expired",
+            "the key has expired",
+        ));
     }
     if suspended_at.is_some() {
         return Err(suspended());
     }
-    if key.last_used_at.is_none_or(|at| at + LAST_USED_GRANULARITY_MS <= now) {
+    if key
+        .last_used_at
+        .is_none_or(|at| at + LAST_USED_GRANULARITY_MS <= now)
+    {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now)
             .bind(key.id.clone())
@@ -182,7 +188,11 @@ pub struct NewKey<'a> {
 }
 
 /// Creates a key inside the caller's transaction and records it in the audit log.
-pub async fn create_in(tx: &mut Tx, new: NewKey<'_>, now: Millis) -> Result<CreatedApiKey, sqlx::Error> {
+pub async fn create_in(
+    tx: &mut Tx,
+    new: NewKey<'_>,
+    now: Millis,
+) -> Result<CreatedApiKey, sqlx::Error> {
     let token_prefix = new.kind.token_prefix(new.mode);
     let secret = new_token(token_prefix);
     let row = KeyRow {
@@ -416,7 +426,9 @@ pub async fn list_api_keys(
     Query(page): Query<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     access.require(Permission::ManageKeys)?;
-    Ok(ApiJson(list_of(&state, &access.org_id, KeyKind::Admin, &page).await?))
+    Ok(ApiJson(
+        list_of(&state, &access.org_id, KeyKind::Admin, &page).await?,
+    ))
 }
 
 /// Revoke an API key; it stops working at once.
@@ -486,7 +498,9 @@ pub async fn list_storefront_keys(
     Query(page): Query<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     access.require(Permission::ManageKeys)?;
-    Ok(ApiJson(list_of(&state, &access.org_id, KeyKind::Storefront, &page).await?))
+    Ok(ApiJson(
+        list_of(&state, &access.org_id, KeyKind::Storefront, &page).await?,
+    ))
 }
 
 /// Revoke a storefront key.

@@ -73,7 +73,12 @@ pub async fn of_operator(
                 role: Role::parse(&r.role)?,
                 organization_id: r.organization_id,
                 organization_name: r.organization_name,
-                status: if r.suspended_at.is_some() { "suspended" } else { "active" }.into(),
+                status: if r.suspended_at.is_some() {
+                    "suspended"
+                } else {
+                    "active"
+                }
+                .into(),
             })
         })
         .collect())
@@ -141,7 +146,12 @@ struct MemberRow {
 impl MemberRow {
     fn into_member(self) -> Member {
         Member {
-            status: if self.password_hash.is_some() { "active" } else { "invited" }.into(),
+            status: if self.password_hash.is_some() {
+                "active"
+            } else {
+                "invited"
+            }
+            .into(),
             role: Role::parse(&self.role).unwrap_or(Role::Viewer),
             operator_id: self.operator_id,
             email: self.email,
@@ -193,7 +203,8 @@ pub async fn list(
     .fetch_all(&state.db.pool)
     .await?;
     Ok(ApiJson(
-        page.finish(rows, |r| &r.operator_id).map(MemberRow::into_member),
+        page.finish(rows, |r| &r.operator_id)
+            .map(MemberRow::into_member),
     ))
 }
 
@@ -206,7 +217,9 @@ pub struct AddMember {
 
 fn check_may_grant(access: &AdminAccess, role: Role) -> ApiResult<()> {
     if role == Role::Owner && access.role != Role::Owner {
-        return Err(ApiError::forbidden("only an owner may grant, change or remove the owner role"));
+        return Err(ApiError::forbidden(
+            "only an owner may grant, change or remove the owner role",
+        ));
     }
     Ok(())
 }
@@ -245,7 +258,10 @@ pub async fn add(
     .fetch_optional(&mut *tx)
     .await?;
     if already.is_some() {
-        return Err(ApiError::conflict("already_member", "this operator is already a member"));
+        return Err(ApiError::conflict(
+            "already_member",
+            "this operator is already a member",
+        ));
     }
     insert(&mut tx, &access.org_id, &operator_id, body.role, now).await?;
     let needs_invite: bool = invited
@@ -346,7 +362,10 @@ pub async fn change_role(
     let current = Role::parse(&before.role).unwrap_or(Role::Viewer);
     check_may_grant(&access, current)?;
     check_may_grant(&access, body.role)?;
-    if current == Role::Owner && body.role != Role::Owner && owner_count(&mut tx, &access.org_id).await? <= 1 {
+    if current == Role::Owner
+        && body.role != Role::Owner
+        && owner_count(&mut tx, &access.org_id).await? <= 1
+    {
         return Err(last_owner());
     }
     sqlx::query(

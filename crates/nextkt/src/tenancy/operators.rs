@@ -132,7 +132,15 @@ pub async fn signup(
         now,
     )
     .await?;
-    let tokens = sessions::start(&mut tx, Subject::Operator, &operator_id, None, now, state.lifetimes()).await?;
+    let tokens = sessions::start(
+        &mut tx,
+        Subject::Operator,
+        &operator_id,
+        None,
+        now,
+        state.lifetimes(),
+    )
+    .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -186,13 +194,14 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<LoginResponse>> {
     let email = body.email.trim().to_lowercase();
-    state.auth_limits.check(ip, Some(&format!("operator:{email}")))?;
-    let row: Option<OperatorRow> = sqlx::query_as(
-        "SELECT id, email, name, password_hash FROM operators WHERE email = $1",
-    )
-    .bind(email)
-    .fetch_optional(&state.db.pool)
-    .await?;
+    state
+        .auth_limits
+        .check(ip, Some(&format!("operator:{email}")))?;
+    let row: Option<OperatorRow> =
+        sqlx::query_as("SELECT id, email, name, password_hash FROM operators WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&state.db.pool)
+            .await?;
     let row = match row {
         Some(row) if row.password_hash.is_some() => row,
         _ => {
@@ -205,7 +214,15 @@ pub async fn login(
     }
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let tokens = sessions::start(&mut tx, Subject::Operator, &row.id, None, now, state.lifetimes()).await?;
+    let tokens = sessions::start(
+        &mut tx,
+        Subject::Operator,
+        &row.id,
+        None,
+        now,
+        state.lifetimes(),
+    )
+    .await?;
     tx.commit().await?;
     let memberships = super::members::of_operator(&state.db, &row.id).await?;
     Ok(ApiJson(LoginResponse {
@@ -303,7 +320,10 @@ pub async fn accept_invite(
     let operator_id = one_time::consume(&mut tx, Purpose::OperatorInvite, &body.token, None, now)
         .await?
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_token", "the invitation is unknown, used or expired")
+            ApiError::bad_request(
+                "invalid_token",
+                "the invitation is unknown, used or expired",
+            )
         })?;
     let updated = sqlx::query(
         "UPDATE operators SET name = $1, password_hash = $2, updated_at = $3 \
@@ -321,7 +341,15 @@ pub async fn accept_invite(
             "this account is already set up; log in instead",
         ));
     }
-    let tokens = sessions::start(&mut tx, Subject::Operator, &operator_id, None, now, state.lifetimes()).await?;
+    let tokens = sessions::start(
+        &mut tx,
+        Subject::Operator,
+        &operator_id,
+        None,
+        now,
+        state.lifetimes(),
+    )
+    .await?;
     let email: String = sqlx::query_scalar("SELECT email FROM operators WHERE id = $1")
         .bind(operator_id.clone())
         .fetch_one(&mut *tx)

@@ -63,7 +63,12 @@ pub const COLUMNS: &str = "id, name, currency, timezone, locale, support_email, 
 impl From<OrganizationRow> for Organization {
     fn from(row: OrganizationRow) -> Self {
         Organization {
-            status: if row.suspended_at.is_some() { "suspended" } else { "active" }.to_string(),
+            status: if row.suspended_at.is_some() {
+                "suspended"
+            } else {
+                "active"
+            }
+            .to_string(),
             id: row.id,
             name: row.name,
             currency: row.currency,
@@ -156,7 +161,9 @@ pub async fn find_in(
 
 /// Storefront access needs the tenant to exist and be active.
 pub async fn require_active(db: &Db, id: &str) -> ApiResult<OrganizationRow> {
-    let row = find(db, id).await?.ok_or_else(|| ApiError::not_found("organization"))?;
+    let row = find(db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
     if row.suspended_at.is_some() {
         return Err(suspended());
     }
@@ -294,7 +301,11 @@ pub async fn set_suspended(
         Change {
             org_id: Some(org_id),
             actor,
-            action: if suspended { "organization.suspended" } else { "organization.resumed" },
+            action: if suspended {
+                "organization.suspended"
+            } else {
+                "organization.resumed"
+            },
             target_kind: "organization",
             target_id: org_id,
             before: None,

@@ -183,7 +183,9 @@ pub async fn provision(
         Err(err) if is_unique_violation(&err) => {
             drop(tx);
             // Either a concurrent request provisioned this reference first, or the id is taken.
-            if let Some(existing) = find_by_ref(&state.db, &partner.partner_id, &external_ref).await? {
+            if let Some(existing) =
+                find_by_ref(&state.db, &partner.partner_id, &external_ref).await?
+            {
                 return replay(existing, body.id.as_deref());
             }
             return Err(ApiError::conflict(
@@ -256,11 +258,17 @@ pub async fn list(
     .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    Ok(ApiJson(page.finish(rows, |r| &r.id).map(Organization::from)))
+    Ok(ApiJson(
+        page.finish(rows, |r| &r.id).map(Organization::from),
+    ))
 }
 
 /// One of this partner's organizations, or 404.
-async fn owned(state: &AppState, partner: &PartnerAccess, org_id: &str) -> ApiResult<OrganizationRow> {
+async fn owned(
+    state: &AppState,
+    partner: &PartnerAccess,
+    org_id: &str,
+) -> ApiResult<OrganizationRow> {
     organizations::find(&state.db, org_id)
         .await?
         .filter(|row| row.partner_id.as_deref() == Some(partner.partner_id.as_str()))
@@ -296,7 +304,9 @@ pub async fn list_keys(
     Query(page): Query<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     owned(&state, &partner, &org_id).await?;
-    Ok(ApiJson(api_keys::list_of(&state, &org_id, KeyKind::Admin, &page).await?))
+    Ok(ApiJson(
+        api_keys::list_of(&state, &org_id, KeyKind::Admin, &page).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -382,7 +392,15 @@ pub async fn revoke_key(
     owned(&state, &partner, &org_id).await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    api_keys::revoke_in(&mut tx, &org_id, &key_id, KeyKind::Admin, &partner.actor(), now).await?;
+    api_keys::revoke_in(
+        &mut tx,
+        &org_id,
+        &key_id,
+        KeyKind::Admin,
+        &partner.actor(),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

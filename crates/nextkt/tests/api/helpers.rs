@@ -1,0 +1,374 @@
+//! One `spawn_app` for every test: the real server on a random port, against a fresh
+//! database (a new SQLite file, or a new PostgreSQL database under
+//! `NEXTKT_TEST_DATABASE_URL`), with a clock the test moves by hand.
+
+use std::sync::Arc;
+
+use nextkt::Application;
+use nextkt::platform::clock::ManualClock;
+use nextkt::platform::config::ServeConfig;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+pub const INTERNAL_KEY: &str = "test-internal-key-0123456789";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL, as `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$test($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$test($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: nextkt::AppState,
+    pub clock: Arc<ManualClock>,
+    pub backend: Backend,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _database: TestDatabase,
+}
+
+/// A database that exists for one test.
+pub enum TestDatabase {
+    // Held so the directory lives as long as the test.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop is synchronous; use a private runtime on a plain thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The PostgreSQL server tests use. Fails loudly (never skips) when it is not configured.
+pub fn postgres_admin_url() -> String {
+    std::env::var("NEXTKT_TEST_DATABASE_URL").expect(
+        "NEXTKT_TEST_DATABASE_URL must name a PostgreSQL database the tests can create \
+         databases from (see README: Testing)",
+    )
+}
+
+pub async fn fresh_database(backend: Backend) -> (String, TestDatabase) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("nextkt.db").display());
+            (url, TestDatabase::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_admin_url();
+            let name = format!("nextkt_test_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL at NEXTKT_TEST_DATABASE_URL is unreachable: {e}")
+                });
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .unwrap_or(&admin_url);
+            let url = format!("{base}/{name}");
+            (url, TestDatabase::Postgres { admin_url, name })
+        }
+    }
+}
+
+pub fn test_config(database_url: String) -> ServeConfig {
+    let mut config = ServeConfig::defaults();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.database.database_url = database_url;
+    config.database.db_max_connections = 8;
+    config.internal_api_key = Some(INTERNAL_KEY.to_string());
+    config.auth_rate_per_ip = 10_000;
+    config.auth_rate_per_account = 10_000;
+    config
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let (url, database) = fresh_database(backend).await;
+    let mut config = test_config(url);
+    adjust(&mut config);
+    let clock = ManualClock::starting_now();
+    let app = Application::build_with_clock(config, clock.clone())
+        .await
+        .expect("server builds");
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        state,
+        clock,
+        backend,
+        _shutdown: tx,
+        _database: database,
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    /// The platform internal key with `x-tenant`.
+    Internal(String),
+    /// Any headers, as given.
+    Headers(Vec<(String, String)>),
+}
+
+impl Auth {
+    pub fn bearer(token: &str) -> Auth {
+        Auth::Bearer(token.to_string())
+    }
+
+    /// Internal key + tenant, with a buyer token riding along.
+    pub fn buyer(org_id: &str, buyer_token: &str) -> Auth {
+        Auth::Headers(vec![
+            ("x-internal-api-key".into(), INTERNAL_KEY.into()),
+            ("x-tenant".into(), org_id.into()),
+            ("authorization".into(), format!("Bearer {buyer_token}")),
+        ])
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
+        self.body
+    }
+
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "problems are problem+json"
+        );
+        assert_eq!(self.code(), code, "unexpected problem: {:#}", self.body);
+        self.body
+    }
+}
+
+pub struct Operator {
+    pub operator_id: String,
+    pub org_id: String,
+    pub token: String,
+    pub refresh_token: String,
+    pub email: String,
+}
+
+impl TestApp {
+    pub async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Resp {
+        self.call_with(method, path, auth, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        req = match auth {
+            Auth::None => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::Internal(org) => req
+                .header("x-internal-api-key", INTERNAL_KEY)
+                .header("x-tenant", org),
+            Auth::Headers(headers) => headers.iter().fold(req, |r, (k, v)| r.header(k, v)),
+        };
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let response = req.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
+        self.call(Method::GET, path, auth, None).await
+    }
+
+    pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.call(Method::POST, path, auth, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Resp {
+        self.call(Method::PATCH, path, auth, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Resp {
+        self.call(Method::DELETE, path, auth, None).await
+    }
+
+    /// Signs up a new operator with a new organization.
+    pub async fn signup(&self, email: &str) -> Operator {
+        let body = self
+            .post(
+                "/admin/auth/signup",
+                &Auth::None,
+                json!({
+                    "email": email,
+                    "password": "correct horse battery",
+                    "name": "Test Operator",
+                    "organization_name": format!("Org of {email}"),
+                }),
+            )
+            .await
+            .expect(201);
+        Operator {
+            operator_id: body["operator"]["id"].as_str().unwrap().to_string(),
+            org_id: body["organization"]["id"].as_str().unwrap().to_string(),
+            token: body["tokens"]["access_token"].as_str().unwrap().to_string(),
+            refresh_token: body["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            email: email.to_string(),
+        }
+    }
+
+    /// Creates an API key with `role` in the operator's organization; returns (id, secret).
+    pub async fn api_key(&self, owner: &Operator, role: &str) -> (String, String) {
+        let body = self
+            .post(
+                "/admin/api-keys",
+                &Auth::bearer(&owner.token),
+                json!({ "name": format!("{role} key"), "role": role }),
+            )
+            .await
+            .expect(201);
+        (
+            body["id"].as_str().unwrap().to_string(),
+            body["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A new partner, as `nextkt partner create` makes one; returns its key.
+    pub async fn partner(&self, name: &str) -> String {
+        let (_, key) = nextkt::tenancy::partners::create(&self.state.db, name, 0)
+            .await
+            .expect("partner created");
+        key
+    }
+
+    /// Registers a buyer at the organization's storefront; returns (buyer id, access, refresh).
+    pub async fn buyer(&self, org_id: &str, email: &str) -> (String, String, String) {
+        let body = self
+            .post(
+                "/consumer/auth/register",
+                &Auth::Internal(org_id.to_string()),
+                json!({ "email": email, "password": "buyer password 1", "name": "Budi" }),
+            )
+            .await
+            .expect(201);
+        (
+            body["buyer"]["id"].as_str().unwrap().to_string(),
+            body["tokens"]["access_token"].as_str().unwrap().to_string(),
+            body["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    }
+
+    /// The newest email of `template` to `to` in the outbox: its payload.
+    pub async fn last_email(&self, template: &str, to: &str) -> Value {
+        let payload: String = sqlx::query_scalar(
+            "SELECT payload_json FROM outbox WHERE template = $1 AND to_address = $2 \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(template.to_string())
+        .bind(to.to_string())
+        .fetch_one(&self.state.db.pool)
+        .await
+        .expect("an email in the outbox");
+        serde_json::from_str(&payload).unwrap()
+    }
+
+    /// Rows in a table, to check that a refused request wrote nothing.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("count")
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests: the real server over HTTP, each test on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod api_keys;
+mod buyers;
+mod cli;
+mod idempotency;
+mod input;
+mod isolation;
+mod members;
+mod operators;
+mod partners;
+mod platform;
+mod roles;
+mod storefront;
