@@ -18,6 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::buyers::accounts as buyer_accounts;
+use crate::catalog::{events, seating, storefront, ticket_types};
+use crate::commerce::cart;
+use crate::inventory::jobs as inventory_jobs;
+use crate::inventory::reserve::Reserver;
 use crate::platform::clock::{SharedClock, SystemClock};
 use crate::platform::config::ServeConfig;
 use crate::platform::db::Db;
@@ -34,6 +38,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub auth_limits: Arc<AuthLimits>,
     pub metrics: PrometheusHandle,
+    pub reserver: Arc<Reserver>,
 }
 
 impl AppState {
@@ -60,6 +65,10 @@ impl AppState {
         (name = "keys", description = "API keys and storefront keys"),
         (name = "partner", description = "Provisioning of organizations by partners"),
         (name = "buyer auth", description = "Ticket buyer accounts at a storefront"),
+        (name = "events", description = "Events, ticket types and inventory figures (operators)"),
+        (name = "seating", description = "Sections, seats and venue-map hotspots"),
+        (name = "storefront", description = "The consumer catalog: events, inventory, live availability"),
+        (name = "cart", description = "Holds: the oversell-proof reservation of tickets and seats"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -150,6 +159,27 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(buyer_accounts::request_password_reset))
         .routes(routes!(buyer_accounts::confirm_password_reset))
         .routes(routes!(buyer_accounts::verify_email))
+        .routes(routes!(events::list, events::create))
+        .routes(routes!(events::get, events::update))
+        .routes(routes!(events::publish))
+        .routes(routes!(events::unpublish))
+        .routes(routes!(events::end))
+        .routes(routes!(events::cancel))
+        .routes(routes!(ticket_types::list, ticket_types::create))
+        .routes(routes!(ticket_types::update))
+        .routes(routes!(seating::list_sections, seating::create_section))
+        .routes(routes!(seating::update_seats))
+        .routes(routes!(seating::create_hotspot))
+        .routes(routes!(seating::delete_hotspot))
+        .routes(routes!(inventory_jobs::audit_endpoint))
+        .routes(routes!(storefront::list))
+        .routes(routes!(storefront::get))
+        .routes(routes!(storefront::inventory))
+        .routes(routes!(storefront::availability))
+        .routes(routes!(cart::get))
+        .routes(routes!(cart::add))
+        .routes(routes!(cart::change, cart::remove))
+        .routes(routes!(cart::extend))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
 }
@@ -294,6 +324,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let state = AppState {
             auth_limits: AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_account),
+            reserver: Reserver::new(db.clone(), clock.clone()),
             db,
             config: Arc::new(config),
             clock,
@@ -318,6 +349,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let inventory = self
+            .state
+            .config
+            .run_inventory_jobs
+            .then(|| tokio::spawn(inventory_jobs::run(self.state.db.clone(), self.state.clock.clone())));
         let app = router(self.state);
         let result = axum::serve(
             self.listener,
@@ -326,6 +362,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
+        if let Some(jobs) = inventory {
+            jobs.abort();
+        }
         result.map_err(Into::into)
     }
 }

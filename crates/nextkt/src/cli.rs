@@ -20,6 +20,10 @@ pub enum Command {
     Serve(ServeConfig),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Check every inventory invariant of the stored data (all organizations) without the
+    /// server; prints a JSON line last and exits non-zero when anything is oversold or
+    /// doubly claimed.
+    Audit(DatabaseArgs),
     /// Manage partners (platform-level clients such as Kisum).
     #[command(subcommand)]
     Partner(PartnerCommand),
@@ -65,6 +69,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&database.database_url, 2).await?;
             db.migrate().await?;
             println!("migrations applied to {}", redact(&database.database_url));
+            Ok(())
+        }
+        Command::Audit(database) => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            db.migrate().await?;
+            let report = crate::inventory::jobs::audit(&db, None, SystemClock.now_ms()).await?;
+            println!(
+                "checked {} pools and {} seats on {}: oversold {}, duplicate claims {}, drift {}",
+                report.pools_checked,
+                report.seats_checked,
+                report.database,
+                report.oversold,
+                report.duplicate_claims,
+                report.drift
+            );
+            println!("{}", serde_json::to_string(&report)?);
+            if report.oversold != 0 || report.duplicate_claims != 0 {
+                anyhow::bail!("inventory invariant broken");
+            }
             Ok(())
         }
         Command::Partner(PartnerCommand::Create { name, database }) => {

@@ -1,11 +1,15 @@
 //! Nextkt: a multi-tenant ticketing platform.
 //!
-//! One folder per bounded context (`tenancy`, `buyers`, `notify`), each owning its tables;
+//! One folder per bounded context (`tenancy`, `buyers`, `catalog`, `inventory`, `commerce`,
+//! `notify`), each owning its tables;
 //! `platform` holds the shared plumbing and `app` puts the server together.
 
 pub mod app;
 pub mod buyers;
+pub mod catalog;
 pub mod cli;
+pub mod commerce;
+pub mod inventory;
 pub mod notify;
 pub mod platform;
 pub mod tenancy;

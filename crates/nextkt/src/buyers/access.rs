@@ -117,3 +117,25 @@ impl FromRequestParts<AppState> for BuyerAccess {
         })
     }
 }
+
+/// The storefront, and the buyer when a buyer token rides along (a bad token is refused,
+/// never treated as anonymous).
+pub struct MaybeBuyer {
+    pub org: OrganizationRow,
+    pub buyer_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for MaybeBuyer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let has_buyer = bearer(parts).is_some_and(|t| t.starts_with(prefix::BUYER_ACCESS))
+            || parts.headers.contains_key(BUYER_TOKEN_HEADER);
+        if has_buyer {
+            let buyer = BuyerAccess::from_request_parts(parts, state).await?;
+            return Ok(MaybeBuyer { org: buyer.org, buyer_id: Some(buyer.buyer_id) });
+        }
+        let storefront = StorefrontAccess::from_request_parts(parts, state).await?;
+        Ok(MaybeBuyer { org: storefront.org, buyer_id: None })
+    }
+}

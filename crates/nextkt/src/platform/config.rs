@@ -79,6 +79,16 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Measurement only: accept `X-Reservation-Path: baseline`, which reserves through a
+    /// deliberately naive path (one locking transaction per request) so the benchmark can
+    /// compare. Never enable in production.
+    #[arg(long, env = "NEXTKT_ENABLE_BASELINE_RESERVATIONS", default_value_t = false)]
+    pub enable_baseline_reservations: bool,
+
+    /// Run the hold sweeper and the inventory auditor in this process.
+    #[arg(long, env = "NEXTKT_RUN_INVENTORY_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_inventory_jobs: bool,
+
     /// How long an `Idempotency-Key` is remembered, in hours.
     #[arg(long, env = "NEXTKT_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub idempotency_ttl_hours: i64,

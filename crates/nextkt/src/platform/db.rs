@@ -84,10 +84,11 @@ impl Db {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
                         // WAL lets readers run beside the writer; busy_timeout makes writers
-                        // queue instead of failing; NORMAL is durable across process crashes.
+                        // queue instead of failing; FULL syncs every commit, so an answered
+                        // request survives a power cut too (batching keeps that affordable).
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                     }

@@ -28,6 +28,8 @@ pub enum Permission {
     ManageKeys,
     /// Read the audit log.
     ReadAuditLog,
+    /// Create and change events, ticket types, seating and hotspots.
+    ManageCatalog,
 }
 
 impl Role {
@@ -63,6 +65,7 @@ impl Role {
             ManageOrganization | ManageMembers | ManageKeys | ReadAuditLog => {
                 matches!(self, Owner | Admin)
             }
+            ManageCatalog => matches!(self, Owner | Admin | Manager),
         }
     }
 }
@@ -79,6 +82,11 @@ mod tests {
             assert_eq!(role.allows(Permission::ManageKeys), admin, "{role:?}");
             assert_eq!(role.allows(Permission::ReadAuditLog), admin, "{role:?}");
             assert!(role.allows(Permission::ReadOrganization));
+            assert_eq!(
+                role.allows(Permission::ManageCatalog),
+                matches!(role, Role::Owner | Role::Admin | Role::Manager),
+                "{role:?}"
+            );
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("root"), None);

@@ -1,0 +1,392 @@
+//! The cart (`/consumer/cart*`). A cart belongs to one event; each item is a hold with an
+//! expiry. Anonymous carts are reached with the `X-Cart-Token` the first add returns; a
+//! logged-in buyer's cart also needs that buyer's token. Adding goes through the oversell
+//! core: coalesced batches for general admission, one transaction for seats.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::buyers::access::MaybeBuyer;
+use crate::catalog::events::{self, EventRow};
+use crate::catalog::ticket_types;
+use crate::inventory::holds::{self, HoldRow};
+use crate::inventory::reserve::{self, CartRef, GaRequest, Reserved};
+use crate::inventory::seats::{self, SeatRequest};
+use crate::platform::clock::{Millis, rfc3339};
+use crate::platform::error::{ApiError, ApiResult, Problem};
+use crate::platform::ids::new_id;
+use crate::platform::json::ApiJson;
+use crate::platform::secrets::{new_token, token_hash};
+use crate::platform::validate;
+
+pub const CART_TOKEN_HEADER: &str = "x-cart-token";
+pub const CART_TOKEN_PREFIX: &str = "nkt_cart_";
+/// Measurement only: sends a reservation down the naive path (see `--enable-baseline-reservations`).
+pub const RESERVATION_PATH_HEADER: &str = "x-reservation-path";
+pub const MAX_QUANTITY: i64 = 100;
+
+#[derive(sqlx::FromRow)]
+struct CartRow {
+    id: String,
+    event_id: String,
+    buyer_id: Option<String>,
+    extended_at: Option<i64>,
+}
+
+/// The cart named by `X-Cart-Token`, if it belongs to this storefront and caller; 404 if not.
+async fn cart_of(state: &AppState, headers: &HeaderMap, caller: &MaybeBuyer) -> ApiResult<Option<CartRow>> {
+    let Some(token) = headers.get(CART_TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let row: Option<CartRow> = sqlx::query_as(
+        "SELECT id, event_id, buyer_id, extended_at FROM carts WHERE token_hash = $1 AND organization_id = $2",
+    )
+    .bind(token_hash(token.trim()))
+    .bind(caller.org.id.clone())
+    .fetch_optional(&state.db.pool)
+    .await?;
+    match row {
+        Some(cart) if cart.buyer_id.is_none() || cart.buyer_id == caller.buyer_id => Ok(Some(cart)),
+        _ => Err(ApiError::not_found("cart")),
+    }
+}
+
+async fn require_cart(state: &AppState, headers: &HeaderMap, caller: &MaybeBuyer) -> ApiResult<CartRow> {
+    cart_of(state, headers, caller).await?.ok_or_else(|| {
+        ApiError::bad_request("cart_token_required", "send the cart's token as X-Cart-Token")
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddToCart {
+    pub event_id: String,
+    /// A general-admission ticket type, with `quantity`.
+    pub ticket_type_id: Option<String>,
+    /// 1–100; default 1.
+    pub quantity: Option<i64>,
+    /// Or: specific seats (up to 50).
+    pub seat_ids: Option<Vec<String>>,
+    /// Unlocks a hidden ticket type.
+    pub unlock_code: Option<String>,
+    /// For private events: the key from the event's link.
+    pub access_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldItem {
+    pub id: String,
+    /// Units held by this item after the request.
+    pub quantity: i64,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Added {
+    pub cart_id: String,
+    /// Present when this request created the cart: send it as `X-Cart-Token` from now on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart_token: Option<String>,
+    pub items: Vec<HeldItem>,
+}
+
+fn held(reserved: &[Reserved]) -> Vec<HeldItem> {
+    reserved
+        .iter()
+        .map(|r| HeldItem { id: r.hold_id.clone(), quantity: r.quantity, expires_at: rfc3339(r.expires_at) })
+        .collect()
+}
+
+fn uses_baseline(state: &AppState, headers: &HeaderMap) -> ApiResult<bool> {
+    match headers.get(RESERVATION_PATH_HEADER).and_then(|v| v.to_str().ok()) {
+        None | Some("batched") => Ok(false),
+        Some("baseline") if state.config.enable_baseline_reservations => Ok(true),
+        Some("baseline") => Err(ApiError::bad_request(
+            "baseline_disabled",
+            "the naive reservation path exists for measurement only; start the server with --enable-baseline-reservations",
+        )),
+        Some(_) => Err(ApiError::invalid("X-Reservation-Path", "must be batched or baseline")),
+    }
+}
+
+/// Hold tickets: a quantity of a general-admission type, or chosen seats. Creates the cart
+/// on the first add (its token is in the answer). Answered only once the hold is committed.
+#[utoipa::path(
+    post, path = "/consumer/cart/items", tag = "cart",
+    request_body = AddToCart,
+    params(("x-cart-token" = Option<String>, Header, description = "The cart to add to; absent for a new cart")),
+    responses(
+        (status = 201, body = Added),
+        (status = 400, body = Problem),
+        (status = 404, description = "Unknown event, ticket type, seat or cart (or not yours)", body = Problem),
+        (status = 409, description = "`sold_out`, `not_enough_left`, `seat_taken`, `cart_event_mismatch`", body = Problem),
+        (status = 422, description = "`not_on_sale`, `sale_not_started`, `sale_ended`, `limit_exceeded`, `below_minimum`", body = Problem),
+    ),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AddToCart>,
+) -> ApiResult<(StatusCode, ApiJson<Added>)> {
+    let baseline = uses_baseline(&state, &headers)?;
+    let cart = cart_of(&state, &headers, &caller).await?;
+    if cart.as_ref().is_some_and(|c| c.event_id != body.event_id) {
+        return Err(ApiError::conflict("cart_event_mismatch", "a cart holds tickets of one event; start a new cart"));
+    }
+    let (cart_ref, new_token_value) = match &cart {
+        Some(c) => (CartRef::Existing(c.id.clone()), None),
+        None => {
+            let token = new_token(CART_TOKEN_PREFIX);
+            (CartRef::New { id: new_id(), token_hash: token_hash(&token) }, Some(token))
+        }
+    };
+    let now = state.clock.now_ms();
+    let reserved = match (&body.ticket_type_id, &body.seat_ids) {
+        (Some(ticket_type_id), None) => {
+            let quantity = validate::range("quantity", body.quantity.unwrap_or(1), 1, MAX_QUANTITY)?;
+            let grow_hold_id = match &cart {
+                Some(c) => live_line(&state, &c.id, ticket_type_id, now).await?,
+                None => None,
+            };
+            let req = GaRequest {
+                org_id: caller.org.id.clone(),
+                event_id: body.event_id.clone(),
+                ticket_type_id: ticket_type_id.clone(),
+                quantity,
+                cart: cart_ref.clone(),
+                buyer_id: caller.buyer_id.clone(),
+                grow_hold_id,
+                unlock_code: body.unlock_code.clone(),
+                access_key: body.access_key.clone(),
+            };
+            let reserved = if baseline {
+                reserve::decide(&state.db, ticket_type_id, std::slice::from_ref(&req), now)
+                    .await
+                    .remove(0)?
+            } else {
+                state.reserver.reserve(req).await?
+            };
+            vec![reserved]
+        }
+        (None, Some(seat_ids)) => {
+            if body.quantity.is_some() {
+                return Err(ApiError::invalid("quantity", "seats are chosen one by one; leave quantity out"));
+            }
+            let event: EventRow = events::find(&state.db, &caller.org.id, &body.event_id).await?;
+            let types = ticket_types::of_event(&state.db, &event.id).await?;
+            seats::reserve(
+                &state.db,
+                &types,
+                SeatRequest {
+                    event,
+                    seat_ids: seat_ids.clone(),
+                    cart: cart_ref.clone(),
+                    buyer_id: caller.buyer_id.clone(),
+                    unlock_code: body.unlock_code.clone(),
+                    access_key: body.access_key.clone(),
+                },
+                now,
+            )
+            .await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give either ticket_type_id (with quantity) or seat_ids",
+            ));
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(Added { cart_id: cart_ref.id().to_string(), cart_token: new_token_value, items: held(&reserved) }),
+    ))
+}
+
+/// The cart's live hold of a GA ticket type, to grow instead of adding a second line.
+async fn live_line(state: &AppState, cart_id: &str, ticket_type_id: &str, now: Millis) -> ApiResult<Option<String>> {
+    Ok(holds::live_of_cart(&state.db, cart_id, now)
+        .await?
+        .into_iter()
+        .find(|h| h.ticket_type_id == ticket_type_id && h.seat_id.is_none())
+        .map(|h| h.id))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartItem {
+    pub id: String,
+    pub ticket_type_id: String,
+    pub ticket_type_name: String,
+    pub seat_id: Option<String>,
+    /// `Row-Number` of the seat, e.g. `C-12`.
+    pub seat_label: Option<String>,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub currency: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cart {
+    pub id: String,
+    pub event_id: String,
+    pub items: Vec<CartItem>,
+    pub total_quantity: i64,
+    /// Sum of unit prices (fees, discounts and totals come with checkout).
+    pub subtotal: i64,
+    pub currency: Option<String>,
+    /// When the first item lapses.
+    pub expires_at: Option<String>,
+    pub extended: bool,
+    pub can_extend: bool,
+}
+
+async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart> {
+    let now = state.clock.now_ms();
+    let event = events::find(&state.db, org_id, &cart.event_id).await?;
+    let types = ticket_types::of_event(&state.db, &cart.event_id).await?;
+    let live: Vec<HoldRow> = holds::live_of_cart(&state.db, &cart.id, now).await?;
+    let seat_labels: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT s.id, s.row_label, s.seat_number FROM seats s JOIN holds h ON h.seat_id = s.id \
+         WHERE h.cart_id = $1 AND h.status = 'active'",
+    )
+    .bind(cart.id.clone())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let items: Vec<CartItem> = live
+        .iter()
+        .map(|h| {
+            let tt = types.iter().find(|t| t.id == h.ticket_type_id);
+            CartItem {
+                id: h.id.clone(),
+                ticket_type_id: h.ticket_type_id.clone(),
+                ticket_type_name: tt.map(|t| t.name.clone()).unwrap_or_default(),
+                seat_id: h.seat_id.clone(),
+                seat_label: h.seat_id.as_ref().and_then(|id| {
+                    seat_labels.iter().find(|(s, _, _)| s == id).map(|(_, r, n)| format!("{r}-{n}"))
+                }),
+                quantity: h.quantity,
+                unit_price: tt.map(|t| t.price).unwrap_or(0),
+                currency: tt.map(|t| t.currency.clone()).unwrap_or_default(),
+                expires_at: rfc3339(h.expires_at),
+            }
+        })
+        .collect();
+    Ok(Cart {
+        id: cart.id.clone(),
+        event_id: cart.event_id.clone(),
+        total_quantity: items.iter().map(|i| i.quantity).sum(),
+        subtotal: items.iter().map(|i| i.quantity * i.unit_price).sum(),
+        currency: items.first().map(|i| i.currency.clone()),
+        expires_at: live.iter().map(|h| h.expires_at).min().map(rfc3339),
+        extended: cart.extended_at.is_some(),
+        can_extend: cart.extended_at.is_none() && event.hold_extension_seconds > 0 && !items.is_empty(),
+        items,
+    })
+}
+
+/// The cart, with each item's hold expiry.
+#[utoipa::path(
+    get, path = "/consumer/cart", tag = "cart",
+    params(("x-cart-token" = String, Header)),
+    responses((status = 200, body = Cart), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn get(State(state): State<AppState>, caller: MaybeBuyer, headers: HeaderMap) -> ApiResult<ApiJson<Cart>> {
+    let cart = require_cart(&state, &headers, &caller).await?;
+    Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeQuantity {
+    /// The item's new quantity, 1–100 (remove an item with DELETE).
+    pub quantity: i64,
+}
+
+/// Change a general-admission item's quantity. More goes through the oversell core; less
+/// returns the difference to sale at once.
+#[utoipa::path(
+    patch, path = "/consumer/cart/items/{item_id}", tag = "cart",
+    params(("item_id" = String, Path), ("x-cart-token" = String, Header)),
+    request_body = ChangeQuantity,
+    responses((status = 200, body = Cart), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn change(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+    Path(item_id): Path<String>,
+    ApiJson(body): ApiJson<ChangeQuantity>,
+) -> ApiResult<ApiJson<Cart>> {
+    let quantity = validate::range("quantity", body.quantity, 1, MAX_QUANTITY)?;
+    let cart = require_cart(&state, &headers, &caller).await?;
+    let now = state.clock.now_ms();
+    let hold = holds::live_in_cart(&state.db, &cart.id, &item_id, now).await?;
+    if hold.seat_id.is_some() {
+        return Err(ApiError::bad_request("seat_item", "a seat is one ticket; remove it instead"));
+    }
+    if quantity > hold.quantity {
+        state
+            .reserver
+            .reserve(GaRequest {
+                org_id: caller.org.id.clone(),
+                event_id: cart.event_id.clone(),
+                ticket_type_id: hold.ticket_type_id.clone(),
+                quantity: quantity - hold.quantity,
+                cart: CartRef::Existing(cart.id.clone()),
+                buyer_id: caller.buyer_id.clone(),
+                grow_hold_id: Some(hold.id.clone()),
+                // Already in the cart: the code was given when it was added.
+                unlock_code: ticket_types::find(&state.db, &caller.org.id, &hold.ticket_type_id).await?.unlock_code,
+                access_key: events::find(&state.db, &caller.org.id, &cart.event_id).await?.access_key,
+            })
+            .await?;
+    } else if quantity < hold.quantity {
+        holds::shrink(&state.db, &hold, quantity, now).await?;
+    }
+    Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
+}
+
+/// Remove an item; what it held goes back on sale at once.
+#[utoipa::path(
+    delete, path = "/consumer/cart/items/{item_id}", tag = "cart",
+    params(("item_id" = String, Path), ("x-cart-token" = String, Header)),
+    responses((status = 204, description = "Removed"), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+    Path(item_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let cart = require_cart(&state, &headers, &caller).await?;
+    holds::release(&state.db, &cart.id, &item_id, state.clock.now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Extend the cart's holds, once, when the event allows it.
+#[utoipa::path(
+    post, path = "/consumer/cart/extend", tag = "cart",
+    params(("x-cart-token" = String, Header)),
+    responses((status = 200, body = Cart), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, description = "`extension_not_allowed` or `already_extended`", body = Problem)),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn extend(State(state): State<AppState>, caller: MaybeBuyer, headers: HeaderMap) -> ApiResult<ApiJson<Cart>> {
+    let cart = require_cart(&state, &headers, &caller).await?;
+    let event = events::find(&state.db, &caller.org.id, &cart.event_id).await?;
+    if event.hold_extension_seconds == 0 {
+        return Err(ApiError::rule("extension_not_allowed", "this event's carts cannot be extended"));
+    }
+    holds::extend(&state.db, &cart.id, event.hold_extension_seconds, state.clock.now_ms()).await?;
+    let cart = require_cart(&state, &headers, &caller).await?;
+    Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
+}

@@ -1,0 +1,3 @@
+//! Consumer commerce: the cart (pricing, discounts, checkout and orders come next).
+
+pub mod cart;

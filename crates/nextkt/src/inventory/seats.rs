@@ -1,0 +1,223 @@
+//! Seat reservations. Each seat has at most one live claim, by construction: `seat_claims`
+//! is keyed by seat. A reservation deletes the seats' expired claims, then inserts one
+//! claim and one hold per seat in one transaction; a seat someone else holds makes the
+//! whole request fail with nothing written.
+
+use std::collections::HashMap;
+
+use super::reserve::{CartRef, Reserved, Terms, check_limits};
+use crate::catalog::events::{EventRow, Visibility};
+use crate::catalog::ticket_types::TicketTypeRow;
+use crate::platform::clock::Millis;
+use crate::platform::db::Db;
+use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
+use crate::platform::ids::new_id;
+
+pub const MAX_SEATS_PER_REQUEST: usize = 50;
+
+pub struct SeatRequest {
+    pub event: EventRow,
+    pub seat_ids: Vec<String>,
+    pub cart: CartRef,
+    pub buyer_id: Option<String>,
+    pub unlock_code: Option<String>,
+    pub access_key: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SeatRow {
+    id: String,
+    ticket_type_id: String,
+    blocked: i64,
+}
+
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Millis) -> ApiResult<Vec<Reserved>> {
+    let event = &req.event;
+    if event.visibility() == Visibility::Private && req.access_key.as_deref() != event.access_key.as_deref() {
+        return Err(ApiError::not_found("event"));
+    }
+    event.on_sale(now)?;
+    let mut seat_ids = req.seat_ids.clone();
+    seat_ids.sort_unstable();
+    seat_ids.dedup();
+    if seat_ids.is_empty() || seat_ids.len() > MAX_SEATS_PER_REQUEST {
+        return Err(ApiError::invalid("seat_ids", format!("give 1 to {MAX_SEATS_PER_REQUEST} seats")));
+    }
+    let mut tx = db.begin().await?;
+    let sql = format!(
+        "SELECT id, ticket_type_id, blocked FROM seats WHERE event_id = $1 AND id IN ({})",
+        placeholders(2, seat_ids.len())
+    );
+    let mut q = sqlx::query_as::<_, SeatRow>(sqlx::AssertSqlSafe(sql)).bind(event.id.clone());
+    for id in &seat_ids {
+        q = q.bind(id.clone());
+    }
+    let seats = q.fetch_all(&mut *tx).await?;
+    if seats.len() != seat_ids.len() {
+        return Err(ApiError::not_found("seat"));
+    }
+    if seats.iter().any(|s| s.blocked != 0) {
+        return Err(ApiError::conflict("seat_unavailable", "a chosen seat is not for sale"));
+    }
+    // Every seat's ticket type must be on sale and unlocked; limits count per type.
+    let mut per_type: HashMap<&str, i64> = HashMap::new();
+    for seat in &seats {
+        *per_type.entry(seat.ticket_type_id.as_str()).or_default() += 1;
+    }
+    if let CartRef::Existing(cart_id) = &req.cart {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM carts WHERE id = $1{}", db.for_update())))
+            .bind(cart_id.clone())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let (lines, cart_total) = cart_lines(&mut tx, req.cart.id(), now).await?;
+    let buyer_total = match &req.buyer_id {
+        Some(buyer) if event.max_per_buyer.is_some() => Some(
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE event_id = $1 AND buyer_id = $2 \
+                 AND status = 'active' AND expires_at > $3",
+            )
+            .bind(event.id.clone())
+            .bind(buyer.clone())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?,
+        ),
+        Some(_) => Some(0),
+        None => None,
+    };
+    let mut added = 0;
+    for (type_id, count) in &per_type {
+        let tt = types
+            .iter()
+            .find(|t| t.id == *type_id)
+            .ok_or_else(|| ApiError::not_found("ticket type"))?;
+        if !tt.unlocked_by(req.unlock_code.as_deref()) {
+            return Err(ApiError::not_found("seat"));
+        }
+        tt.on_sale(now)?;
+        let terms = Terms { event: event.clone(), ticket_type: tt.clone() };
+        let line = lines.get(*type_id).copied().unwrap_or(0);
+        check_limits(&terms, *count, line + count, cart_total + added, buyer_total.map(|b| b + added))?;
+        added += count;
+    }
+
+    // Expired claims of these seats go first; then any claim left is someone else's.
+    let ids = placeholders(2, seat_ids.len());
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE holds SET status = 'expired', updated_at = $1 WHERE status = 'active' AND expires_at <= $1 \
+         AND seat_id IN ({ids})"
+    )))
+    .bind(now);
+    for id in &seat_ids {
+        q = q.bind(id.clone());
+    }
+    q.execute(&mut *tx).await?;
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM seat_claims WHERE kind = 'hold' AND expires_at <= $1 AND seat_id IN ({ids})"
+    )))
+    .bind(now);
+    for id in &seat_ids {
+        q = q.bind(id.clone());
+    }
+    q.execute(&mut *tx).await?;
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        "SELECT seat_id FROM seat_claims WHERE seat_id IN ({})",
+        placeholders(1, seat_ids.len())
+    )));
+    for id in &seat_ids {
+        q = q.bind(id.clone());
+    }
+    let taken = q.fetch_all(&mut *tx).await?;
+    if !taken.is_empty() {
+        return Err(seat_taken(&taken));
+    }
+
+    if let CartRef::New { id, token_hash } = &req.cart {
+        sqlx::query(
+            "INSERT INTO carts (id, organization_id, event_id, token_hash, buyer_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(id.clone())
+        .bind(event.organization_id.clone())
+        .bind(event.id.clone())
+        .bind(token_hash.clone())
+        .bind(req.buyer_id.clone())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let expires_at = now + event.hold_seconds * 1000;
+    let mut reserved = Vec::new();
+    for seat in &seats {
+        let hold_id = new_id();
+        let claimed = sqlx::query(
+            "INSERT INTO seat_claims (seat_id, organization_id, event_id, hold_id, kind, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'hold', $5, $6)",
+        )
+        .bind(seat.id.clone())
+        .bind(event.organization_id.clone())
+        .bind(event.id.clone())
+        .bind(hold_id.clone())
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match claimed {
+            Err(err) if is_unique_violation(&err) => return Err(seat_taken(std::slice::from_ref(&seat.id))),
+            other => other?,
+        };
+        sqlx::query(
+            "INSERT INTO holds (id, organization_id, event_id, cart_id, buyer_id, ticket_type_id, seat_id, \
+             quantity, status, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'active', $8, $9, $9)",
+        )
+        .bind(hold_id.clone())
+        .bind(event.organization_id.clone())
+        .bind(event.id.clone())
+        .bind(req.cart.id().to_string())
+        .bind(req.buyer_id.clone())
+        .bind(seat.ticket_type_id.clone())
+        .bind(seat.id.clone())
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        reserved.push(Reserved {
+            hold_id,
+            cart_id: req.cart.id().to_string(),
+            quantity: 1,
+            expires_at,
+        });
+    }
+    tx.commit().await?;
+    metrics::counter!("nextkt_reservations_total", "outcome" => "seats_held").increment(reserved.len() as u64);
+    Ok(reserved)
+}
+
+fn seat_taken(seats: &[String]) -> ApiError {
+    metrics::counter!("nextkt_reservations_total", "outcome" => "seat_taken").increment(1);
+    ApiError::conflict("seat_taken", format!("already held or sold: {}", seats.join(", ")))
+}
+
+/// Live quantities of a cart per ticket type, and in all.
+async fn cart_lines(
+    tx: &mut crate::platform::db::Tx,
+    cart_id: &str,
+    now: Millis,
+) -> Result<(HashMap<String, i64>, i64), sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT ticket_type_id, COALESCE(SUM(quantity), 0) FROM holds WHERE cart_id = $1 \
+         AND status = 'active' AND expires_at > $2 GROUP BY ticket_type_id",
+    )
+    .bind(cart_id.to_string())
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    let total = rows.iter().map(|(_, n)| n).sum();
+    Ok((rows.into_iter().collect(), total))
+}
