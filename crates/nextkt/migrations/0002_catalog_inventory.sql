@@ -89,8 +89,9 @@ CREATE TABLE hotspots (
 CREATE INDEX hotspots_event ON hotspots (event_id, id);
 
 -- One pool per general-admission ticket type: the numbers the oversell invariant is about.
--- held counts active holds (including expired ones not yet swept, which every reservation
--- batch sweeps first); sold counts issued tickets.
+-- held counts active holds (including expired ones not yet swept, which a reservation batch
+-- sweeps first once next_expiry_at has passed); sold counts issued tickets. next_expiry_at
+-- is at or before the earliest expiry of the pool's active holds (NULL: none).
 CREATE TABLE inventory_pools (
     ticket_type_id   TEXT PRIMARY KEY REFERENCES ticket_types(id),
     organization_id  TEXT NOT NULL,
@@ -98,6 +99,7 @@ CREATE TABLE inventory_pools (
     capacity         BIGINT NOT NULL,
     held             BIGINT NOT NULL,
     sold             BIGINT NOT NULL,
+    next_expiry_at   BIGINT,
     updated_at       BIGINT NOT NULL
 );
 

@@ -319,6 +319,7 @@ impl Application {
         )
         .await?;
         db.migrate().await?;
+        db.warm_up().await;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -349,11 +350,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let inventory = self
-            .state
-            .config
-            .run_inventory_jobs
-            .then(|| tokio::spawn(inventory_jobs::run(self.state.db.clone(), self.state.clock.clone())));
+        let inventory = self.state.config.run_inventory_jobs.then(|| {
+            tokio::spawn(inventory_jobs::run(
+                self.state.db.clone(),
+                self.state.clock.clone(),
+            ))
+        });
         let app = router(self.state);
         let result = axum::serve(
             self.listener,

@@ -72,14 +72,13 @@ impl FromRequestParts<AppState> for StorefrontAccess {
             return Err(invalid_credentials());
         }
         let now = state.clock.now_ms();
-        let key = api_keys::authenticate(state, key, "storefront", now).await?;
+        let (key, org) = api_keys::authenticate(state, key, "storefront", now).await?;
         if let Some(tenant) = header(parts, TENANT_HEADER)
             && tenant != key.organization_id
         {
             // A storefront key speaks for its own organization only.
             return Err(ApiError::not_found("organization"));
         }
-        let org = organizations::require_active(&state.db, &key.organization_id).await?;
         Ok(StorefrontAccess { org })
     }
 }
@@ -133,9 +132,15 @@ impl FromRequestParts<AppState> for MaybeBuyer {
             || parts.headers.contains_key(BUYER_TOKEN_HEADER);
         if has_buyer {
             let buyer = BuyerAccess::from_request_parts(parts, state).await?;
-            return Ok(MaybeBuyer { org: buyer.org, buyer_id: Some(buyer.buyer_id) });
+            return Ok(MaybeBuyer {
+                org: buyer.org,
+                buyer_id: Some(buyer.buyer_id),
+            });
         }
         let storefront = StorefrontAccess::from_request_parts(parts, state).await?;
-        Ok(MaybeBuyer { org: storefront.org, buyer_id: None })
+        Ok(MaybeBuyer {
+            org: storefront.org,
+            buyer_id: None,
+        })
     }
 }

@@ -139,7 +139,10 @@ impl EventRow {
             return Err(ApiError::rule("not_on_sale", "the event is not on sale"));
         }
         if self.sale_starts_at.is_some_and(|at| now < at) {
-            return Err(ApiError::rule("sale_not_started", "the sale has not started yet"));
+            return Err(ApiError::rule(
+                "sale_not_started",
+                "the sale has not started yet",
+            ));
         }
         if self.sale_ends_at.is_some_and(|at| now >= at) || now >= self.ends_at {
             return Err(ApiError::rule("sale_ended", "the sale has ended"));
@@ -188,7 +191,10 @@ impl From<EventRow> for Event {
         Event {
             title: row.title(),
             description: serde_json::from_str(&row.description_json).unwrap_or_default(),
-            venue: row.venue_json.as_deref().and_then(|v| serde_json::from_str(v).ok()),
+            venue: row
+                .venue_json
+                .as_deref()
+                .and_then(|v| serde_json::from_str(v).ok()),
             artist_ids: serde_json::from_str(&row.artist_ids_json).unwrap_or_default(),
             visibility: row.visibility(),
             mode: row.mode(),
@@ -286,9 +292,13 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
             .unwrap_or_default();
     }
     if let Some(description) = &input.description {
-        row.description_json =
-            serde_json::to_string(&validate::localized("description", description, 20_000, false)?)
-                .unwrap_or_default();
+        row.description_json = serde_json::to_string(&validate::localized(
+            "description",
+            description,
+            20_000,
+            false,
+        )?)
+        .unwrap_or_default();
     }
     if let Some(at) = &input.starts_at {
         row.starts_at = validate::instant("starts_at", at)?;
@@ -310,11 +320,19 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
             validate::range("venue.capacity", capacity, 0, 10_000_000)?;
         }
         row.city = city.clone();
-        let venue = VenueRef { name, city, ..venue };
+        let venue = VenueRef {
+            name,
+            city,
+            ..venue
+        };
         row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
     }
     if let Some(artists) = &input.artist_ids {
-        if artists.len() > 100 || artists.iter().any(|a| !crate::platform::ids::is_valid_external_id(a)) {
+        if artists.len() > 100
+            || artists
+                .iter()
+                .any(|a| !crate::platform::ids::is_valid_external_id(a))
+        {
             return Err(ApiError::invalid("artist_ids", "up to 100 plain ids"));
         }
         row.artist_ids_json = serde_json::to_string(artists).unwrap_or_default();
@@ -359,12 +377,18 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     if let (Some(from), Some(to)) = (row.sale_starts_at, row.sale_ends_at)
         && to <= from
     {
-        return Err(ApiError::invalid("sale_ends_at", "must be after sale_starts_at"));
+        return Err(ApiError::invalid(
+            "sale_ends_at",
+            "must be after sale_starts_at",
+        ));
     }
     if let (Some(order), Some(buyer)) = (row.max_per_order, row.max_per_buyer)
         && order > buyer
     {
-        return Err(ApiError::invalid("max_per_order", "cannot exceed max_per_buyer"));
+        return Err(ApiError::invalid(
+            "max_per_order",
+            "cannot exceed max_per_buyer",
+        ));
     }
     if row.title_json.is_empty() {
         return Err(ApiError::invalid("title", "required"));
@@ -374,7 +398,11 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
 
 fn search_text(row: &EventRow) -> String {
     let mut text: Vec<String> = row.title().into_values().collect();
-    if let Some(venue) = row.venue_json.as_deref().and_then(|v| serde_json::from_str::<VenueRef>(v).ok()) {
+    if let Some(venue) = row
+        .venue_json
+        .as_deref()
+        .and_then(|v| serde_json::from_str::<VenueRef>(v).ok())
+    {
         text.push(venue.name);
     }
     if let Some(city) = &row.city {
@@ -400,7 +428,11 @@ pub async fn create(
         return Err(ApiError::invalid("title", "required"));
     }
     if input.starts_at.is_none() || input.ends_at.is_none() {
-        let field = if input.starts_at.is_none() { "starts_at" } else { "ends_at" };
+        let field = if input.starts_at.is_none() {
+            "starts_at"
+        } else {
+            "ends_at"
+        };
         return Err(ApiError::invalid(field, "required"));
     }
     let org = crate::tenancy::organizations::find(&state.db, &access.org_id)
@@ -556,7 +588,10 @@ pub async fn update(
         if let Some(kind) = kinds.iter().find(|k| !mode.allows(k)) {
             return Err(ApiError::rule(
                 "mode_conflict",
-                format!("the event has {kind} ticket types, which mode {} does not allow", mode.as_str()),
+                format!(
+                    "the event has {kind} ticket types, which mode {} does not allow",
+                    mode.as_str()
+                ),
             ));
         }
     }
@@ -594,7 +629,9 @@ pub async fn get(
     Path(event_id): Path<String>,
 ) -> ApiResult<ApiJson<Event>> {
     access.require(Permission::ReadOrganization)?;
-    Ok(ApiJson(find(&state.db, &access.org_id, &event_id).await?.into()))
+    Ok(ApiJson(
+        find(&state.db, &access.org_id, &event_id).await?.into(),
+    ))
 }
 
 /// The organization's events, newest first.
@@ -646,7 +683,11 @@ async fn transition(
         Transition::Publish => (from == "draft", "published", "event.published"),
         Transition::Unpublish => (from == "published", "draft", "event.unpublished"),
         Transition::End => (from == "published", "ended", "event.ended"),
-        Transition::Cancel => (from == "draft" || from == "published", "cancelled", "event.cancelled"),
+        Transition::Cancel => (
+            from == "draft" || from == "published",
+            "cancelled",
+            "event.cancelled",
+        ),
     };
     if !allowed {
         return Err(ApiError::rule(
@@ -655,12 +696,16 @@ async fn transition(
         ));
     }
     if let Transition::Publish = transition {
-        let types: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_types WHERE event_id = $1")
-            .bind(row.id.clone())
-            .fetch_one(&mut *tx)
-            .await?;
+        let types: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM ticket_types WHERE event_id = $1")
+                .bind(row.id.clone())
+                .fetch_one(&mut *tx)
+                .await?;
         if types == 0 {
-            return Err(ApiError::rule("no_ticket_types", "add a ticket type before publishing"));
+            return Err(ApiError::rule(
+                "no_ticket_types",
+                "add a ticket type before publishing",
+            ));
         }
         row.published_at.get_or_insert(now);
     }
@@ -692,7 +737,11 @@ async fn transition(
     responses((status = 200, body = Event), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
-pub async fn publish(State(state): State<AppState>, access: AdminAccess, Path(event_id): Path<String>) -> ApiResult<ApiJson<Event>> {
+pub async fn publish(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::Publish).await
 }
 
@@ -703,7 +752,11 @@ pub async fn publish(State(state): State<AppState>, access: AdminAccess, Path(ev
     responses((status = 200, body = Event), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
-pub async fn unpublish(State(state): State<AppState>, access: AdminAccess, Path(event_id): Path<String>) -> ApiResult<ApiJson<Event>> {
+pub async fn unpublish(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::Unpublish).await
 }
 
@@ -714,7 +767,11 @@ pub async fn unpublish(State(state): State<AppState>, access: AdminAccess, Path(
     responses((status = 200, body = Event), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
-pub async fn end(State(state): State<AppState>, access: AdminAccess, Path(event_id): Path<String>) -> ApiResult<ApiJson<Event>> {
+pub async fn end(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::End).await
 }
 
@@ -725,6 +782,10 @@ pub async fn end(State(state): State<AppState>, access: AdminAccess, Path(event_
     responses((status = 200, body = Event), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
-pub async fn cancel(State(state): State<AppState>, access: AdminAccess, Path(event_id): Path<String>) -> ApiResult<ApiJson<Event>> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::Cancel).await
 }

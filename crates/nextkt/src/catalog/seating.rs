@@ -28,15 +28,23 @@ pub fn expand_layout(line: &str) -> Result<Vec<(String, String)>, String> {
     let (rows, seats) = line
         .split_once(':')
         .ok_or_else(|| format!("{line:?}: write ROWS:SEATS, e.g. A-Z:1-40"))?;
-    let rows = expand_rows(rows.trim()).ok_or_else(|| format!("{line:?}: rows must be like A-Z, 1-20 or AA"))?;
-    let seats = expand_numbers(seats.trim()).ok_or_else(|| format!("{line:?}: seats must be like 1-40 or 7"))?;
+    let rows = expand_rows(rows.trim())
+        .ok_or_else(|| format!("{line:?}: rows must be like A-Z, 1-20 or AA"))?;
+    let seats = expand_numbers(seats.trim())
+        .ok_or_else(|| format!("{line:?}: seats must be like 1-40 or 7"))?;
     let total = rows.len() * seats.len();
     if total > MAX_SEATS_PER_SECTION {
-        return Err(format!("{line:?}: {total} seats is more than {MAX_SEATS_PER_SECTION}"));
+        return Err(format!(
+            "{line:?}: {total} seats is more than {MAX_SEATS_PER_SECTION}"
+        ));
     }
     Ok(rows
         .iter()
-        .flat_map(|row| seats.iter().map(move |seat| (row.clone(), seat.to_string())))
+        .flat_map(|row| {
+            seats
+                .iter()
+                .map(move |seat| (row.clone(), seat.to_string()))
+        })
         .collect())
 }
 
@@ -64,7 +72,9 @@ fn expand_rows(text: &str) -> Option<Vec<String>> {
             (a <= b).then(|| (a..=b).map(|c| c.to_string()).collect())
         }
         None => {
-            let ok = !text.is_empty() && text.len() <= 8 && text.chars().all(|c| c.is_ascii_alphanumeric());
+            let ok = !text.is_empty()
+                && text.len() <= 8
+                && text.chars().all(|c| c.is_ascii_alphanumeric());
             ok.then(|| vec![text.to_string()])
         }
     }
@@ -141,7 +151,13 @@ pub async fn sections_of(db: &Db, event_id: &str) -> Result<Vec<Section>, sqlx::
     .await?;
     let mut out: Vec<Section> = sections
         .into_iter()
-        .map(|(id, name, sort_order)| Section { id, event_id: event_id.to_string(), name, sort_order, seats: Vec::new() })
+        .map(|(id, name, sort_order)| Section {
+            id,
+            event_id: event_id.to_string(),
+            name,
+            sort_order,
+            seats: Vec::new(),
+        })
         .collect();
     for seat in seats {
         if let Some(section) = out.iter_mut().find(|s| s.id == seat.section_id) {
@@ -173,17 +189,26 @@ pub async fn create_section(
         return Err(ApiError::not_found("ticket type"));
     }
     if tt.kind != "seated" {
-        return Err(ApiError::invalid("ticket_type_id", "seats need a seated ticket type"));
+        return Err(ApiError::invalid(
+            "ticket_type_id",
+            "seats need a seated ticket type",
+        ));
     }
     if body.layout.is_empty() {
-        return Err(ApiError::invalid("layout", "give at least one layout line such as A-Z:1-40"));
+        return Err(ApiError::invalid(
+            "layout",
+            "give at least one layout line such as A-Z:1-40",
+        ));
     }
     let mut positions = Vec::new();
     for line in &body.layout {
         positions.extend(expand_layout(line).map_err(|e| ApiError::invalid("layout", e))?);
     }
     if positions.len() > MAX_SEATS_PER_SECTION {
-        return Err(ApiError::invalid("layout", format!("at most {MAX_SEATS_PER_SECTION} seats per section")));
+        return Err(ApiError::invalid(
+            "layout",
+            format!("at most {MAX_SEATS_PER_SECTION} seats per section"),
+        ));
     }
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -208,7 +233,17 @@ pub async fn create_section(
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * COLS;
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, 0, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 0, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                )
             })
             .collect();
         let sql = format!(
@@ -216,7 +251,7 @@ pub async fn create_section(
              ticket_type_id, blocked, sort_order) VALUES {}",
             values.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for (i, (row, number)) in chunk.iter().enumerate() {
             let id = new_id();
             q = q
@@ -239,7 +274,10 @@ pub async fn create_section(
         }
         match q.execute(&mut *tx).await {
             Err(err) if is_unique_violation(&err) => {
-                return Err(ApiError::conflict("duplicate_seat", "the layout names a seat twice"));
+                return Err(ApiError::conflict(
+                    "duplicate_seat",
+                    "the layout names a seat twice",
+                ));
             }
             other => other?,
         };
@@ -253,13 +291,24 @@ pub async fn create_section(
             target_kind: "section",
             target_id: &section_id,
             before: None,
-            after: Some(serde_json::json!({ "name": name, "seats": seats.len(), "layout": body.layout })),
+            after: Some(
+                serde_json::json!({ "name": name, "seats": seats.len(), "layout": body.layout }),
+            ),
         },
         now,
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, ApiJson(Section { id: section_id, event_id, name, sort_order, seats })))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(Section {
+            id: section_id,
+            event_id,
+            name,
+            sort_order,
+            seats,
+        }),
+    ))
 }
 
 /// An event's sections and seats.
@@ -314,16 +363,23 @@ pub async fn update_seats(
     if let Some(tt_id) = &body.ticket_type_id {
         let tt = ticket_types::find(&state.db, &access.org_id, tt_id).await?;
         if tt.event_id != event_id || tt.kind != "seated" {
-            return Err(ApiError::invalid("ticket_type_id", "must be a seated ticket type of this event"));
+            return Err(ApiError::invalid(
+                "ticket_type_id",
+                "must be a seated ticket type of this event",
+            ));
         }
     }
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     events::find_in(&state.db, &mut tx, &access.org_id, &event_id).await?;
-    let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let list = (2..ids.len() + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM seats WHERE event_id = $1 AND id IN ({list})"
     )))
+    .persistent(false)
     .bind(event_id.clone());
     for id in &ids {
         q = q.bind(id.clone());
@@ -334,12 +390,16 @@ pub async fn update_seats(
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM seat_claims WHERE (kind = 'ticket' OR expires_at > $1) AND seat_id IN ({list})"
     )))
+    .persistent(false)
     .bind(now);
     for id in &ids {
         q = q.bind(id.clone());
     }
     if q.fetch_one(&mut *tx).await? > 0 {
-        return Err(ApiError::conflict("seat_claimed", "a seat is held or sold; it cannot change now"));
+        return Err(ApiError::conflict(
+            "seat_claimed",
+            "a seat is held or sold; it cannot change now",
+        ));
     }
     for id in &ids {
         sqlx::query(
@@ -440,7 +500,8 @@ pub async fn hotspots_of(db: &Db, event_id: &str) -> Result<Vec<Hotspot>, sqlx::
         .filter_map(|r| {
             Some(Hotspot {
                 shape: serde_json::from_value(serde_json::Value::String(r.shape)).ok()?,
-                target_kind: serde_json::from_value(serde_json::Value::String(r.target_kind)).ok()?,
+                target_kind: serde_json::from_value(serde_json::Value::String(r.target_kind))
+                    .ok()?,
                 coords: serde_json::from_str(&r.coords_json).ok()?,
                 id: r.id,
                 target_id: r.target_id,
@@ -451,16 +512,23 @@ pub async fn hotspots_of(db: &Db, event_id: &str) -> Result<Vec<Hotspot>, sqlx::
 }
 
 fn check_coords(shape: Shape, coords: &[f64]) -> ApiResult<()> {
-    let ok = coords.iter().all(|c| c.is_finite() && *c >= 0.0 && *c <= 100_000.0)
+    let ok = coords
+        .iter()
+        .all(|c| c.is_finite() && *c >= 0.0 && *c <= 100_000.0)
         && match shape {
             Shape::Rect => coords.len() == 4 && coords[2] > 0.0 && coords[3] > 0.0,
             Shape::Circle => coords.len() == 3 && coords[2] > 0.0,
-            Shape::Polygon => coords.len() >= 6 && coords.len().is_multiple_of(2) && coords.len() <= 2000,
+            Shape::Polygon => {
+                coords.len() >= 6 && coords.len().is_multiple_of(2) && coords.len() <= 2000
+            }
         };
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid("coords", "do not fit the shape (rect: x,y,w,h; circle: x,y,r; polygon: 3+ points)"))
+        Err(ApiError::invalid(
+            "coords",
+            "do not fit the shape (rect: x,y,w,h; circle: x,y,r; polygon: 3+ points)",
+        ))
     }
 }
 
@@ -480,7 +548,11 @@ pub async fn create_hotspot(
 ) -> ApiResult<(StatusCode, ApiJson<Hotspot>)> {
     access.require(Permission::ManageCatalog)?;
     check_coords(body.shape, &body.coords)?;
-    let label = body.label.as_deref().map(|l| validate::text("label", l, 100)).transpose()?;
+    let label = body
+        .label
+        .as_deref()
+        .map(|l| validate::text("label", l, 100))
+        .transpose()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let table = match body.target_kind {
         HotspotTarget::Section => "sections",
@@ -494,7 +566,11 @@ pub async fn create_hotspot(
     .fetch_one(&state.db.pool)
     .await?;
     if found == 0 {
-        return Err(ApiError::not_found(if table == "seats" { "seat" } else { "section" }));
+        return Err(ApiError::not_found(if table == "seats" {
+            "seat"
+        } else {
+            "section"
+        }));
     }
     let now: Millis = state.clock.now_ms();
     let hotspot = Hotspot {
@@ -554,12 +630,14 @@ pub async fn delete_hotspot(
     access.require(Permission::ManageCatalog)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let deleted = sqlx::query("DELETE FROM hotspots WHERE id = $1 AND event_id = $2 AND organization_id = $3")
-        .bind(hotspot_id.clone())
-        .bind(event_id.clone())
-        .bind(access.org_id.clone())
-        .execute(&mut *tx)
-        .await?;
+    let deleted = sqlx::query(
+        "DELETE FROM hotspots WHERE id = $1 AND event_id = $2 AND organization_id = $3",
+    )
+    .bind(hotspot_id.clone())
+    .bind(event_id.clone())
+    .bind(access.org_id.clone())
+    .execute(&mut *tx)
+    .await?;
     if deleted.rows_affected() != 1 {
         return Err(ApiError::not_found("hotspot"));
     }
@@ -594,7 +672,9 @@ mod tests {
         assert_eq!(expand_layout("A-Z:1-40").unwrap().len(), 26 * 40);
         assert_eq!(expand_layout("AA:1-10").unwrap().len(), 10);
         assert_eq!(expand_layout("1-3:5").unwrap().len(), 3);
-        for bad in ["", "A-Z", "Z-A:1-4", "A-Z:4-1", "A-Z:0-3", "a-z:1-2", "A-Z:x", "A/B:1"] {
+        for bad in [
+            "", "A-Z", "Z-A:1-4", "A-Z:4-1", "A-Z:0-3", "a-z:1-2", "A-Z:x", "A/B:1",
+        ] {
             assert!(expand_layout(bad).is_err(), "{bad:?}");
         }
     }

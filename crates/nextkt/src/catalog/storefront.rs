@@ -18,7 +18,7 @@ use crate::inventory::pools;
 use crate::platform::clock::opt_rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
-use crate::platform::pagination::{MAX_LIMIT, DEFAULT_LIMIT, Page};
+use crate::platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::platform::validate;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -71,13 +71,23 @@ pub async fn list(
             })
             .ok_or_else(|| ApiError::invalid("cursor", "the cursor is not valid"))?,
     };
-    let city = filter.city.as_deref().map(|c| c.trim().to_lowercase()).unwrap_or_default();
+    let city = filter
+        .city
+        .as_deref()
+        .map(|c| c.trim().to_lowercase())
+        .unwrap_or_default();
     let words: String = filter.q.as_deref().unwrap_or("").trim().to_lowercase();
     if words.chars().count() > 100 {
         return Err(ApiError::invalid("q", "at most 100 characters"));
     }
     // LIKE wildcards in the search text are matched literally.
-    let pattern = format!("%{}%", words.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = format!(
+        "%{}%",
+        words
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
     let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = $1 AND status = 'published' \
          AND visibility = 'public' AND starts_at >= $2 AND starts_at < $3 \
@@ -101,7 +111,10 @@ pub async fn list(
     let next_cursor = more.then(|| rows.last()).flatten().map(|r| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{}", r.starts_at, r.id))
     });
-    Ok(ApiJson(Page { items: rows.into_iter().map(public).collect(), next_cursor }))
+    Ok(ApiJson(Page {
+        items: rows.into_iter().map(public).collect(),
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -114,7 +127,12 @@ pub struct EventAccess {
 }
 
 /// An event a storefront may show, or 404.
-pub async fn visible_event(state: &AppState, org_id: &str, event_id: &str, access_key: Option<&str>) -> ApiResult<EventRow> {
+pub async fn visible_event(
+    state: &AppState,
+    org_id: &str,
+    event_id: &str,
+    access_key: Option<&str>,
+) -> ApiResult<EventRow> {
     let row = super::events::find(&state.db, org_id, event_id).await?;
     if row.status == "draft" {
         return Err(ApiError::not_found("event"));
@@ -138,7 +156,13 @@ pub async fn get(
     Path(event_id): Path<String>,
     Query(access): Query<EventAccess>,
 ) -> ApiResult<ApiJson<Event>> {
-    let row = visible_event(&state, &storefront.org.id, &event_id, access.access_key.as_deref()).await?;
+    let row = visible_event(
+        &state,
+        &storefront.org.id,
+        &event_id,
+        access.access_key.as_deref(),
+    )
+    .await?;
     Ok(ApiJson(public(row)))
 }
 
@@ -184,8 +208,17 @@ pub async fn inventory(
     Path(event_id): Path<String>,
     Query(access): Query<EventAccess>,
 ) -> ApiResult<ApiJson<Inventory>> {
-    let event = visible_event(&state, &storefront.org.id, &event_id, access.access_key.as_deref()).await?;
-    let types = visible_types(ticket_types::of_event(&state.db, &event.id).await?, access.unlock.as_deref());
+    let event = visible_event(
+        &state,
+        &storefront.org.id,
+        &event_id,
+        access.access_key.as_deref(),
+    )
+    .await?;
+    let types = visible_types(
+        ticket_types::of_event(&state.db, &event.id).await?,
+        access.unlock.as_deref(),
+    );
     let shown: HashSet<String> = types.iter().map(|t| t.id.clone()).collect();
     let mut sections = seating::sections_of(&state.db, &event.id).await?;
     for section in &mut sections {
@@ -193,7 +226,10 @@ pub async fn inventory(
     }
     sections.retain(|s| !s.seats.is_empty());
     let section_ids: HashSet<String> = sections.iter().map(|s| s.id.clone()).collect();
-    let seat_ids: HashSet<String> = sections.iter().flat_map(|s| s.seats.iter().map(|x| x.id.clone())).collect();
+    let seat_ids: HashSet<String> = sections
+        .iter()
+        .flat_map(|s| s.seats.iter().map(|x| x.id.clone()))
+        .collect();
     let hotspots = seating::hotspots_of(&state.db, &event.id)
         .await?
         .into_iter()
@@ -255,9 +291,18 @@ pub async fn availability(
     Path(event_id): Path<String>,
     Query(access): Query<EventAccess>,
 ) -> ApiResult<ApiJson<Availability>> {
-    let event = visible_event(&state, &storefront.org.id, &event_id, access.access_key.as_deref()).await?;
+    let event = visible_event(
+        &state,
+        &storefront.org.id,
+        &event_id,
+        access.access_key.as_deref(),
+    )
+    .await?;
     let now = state.clock.now_ms();
-    let types = visible_types(ticket_types::of_event(&state.db, &event.id).await?, access.unlock.as_deref());
+    let types = visible_types(
+        ticket_types::of_event(&state.db, &event.id).await?,
+        access.unlock.as_deref(),
+    );
     let figures = pools::figures_for_event(&state.db, &event.id, now).await?;
     let claimed: HashSet<String> = sqlx::query_scalar::<_, String>(
         "SELECT seat_id FROM seat_claims WHERE event_id = $1 AND (kind = 'ticket' OR expires_at > $2)",
@@ -273,10 +318,17 @@ pub async fn availability(
     let mut seats = Vec::new();
     let mut per_section: HashMap<String, i64> = HashMap::new();
     for section in &sections {
-        for seat in section.seats.iter().filter(|s| shown.contains(s.ticket_type_id.as_str())) {
+        for seat in section
+            .seats
+            .iter()
+            .filter(|s| shown.contains(s.ticket_type_id.as_str()))
+        {
             let available = !seat.blocked && !claimed.contains(&seat.id);
             *per_section.entry(section.id.clone()).or_default() += i64::from(available);
-            seats.push(SeatAvailability { id: seat.id.clone(), available });
+            seats.push(SeatAvailability {
+                id: seat.id.clone(),
+                available,
+            });
         }
     }
     Ok(ApiJson(Availability {
@@ -291,7 +343,10 @@ pub async fn availability(
         sections: sections
             .iter()
             .filter(|s| per_section.contains_key(&s.id))
-            .map(|s| Remaining { id: s.id.clone(), remaining: per_section[&s.id] })
+            .map(|s| Remaining {
+                id: s.id.clone(),
+                remaining: per_section[&s.id],
+            })
             .collect(),
         seats,
     }))

@@ -54,10 +54,16 @@ impl TicketTypeRow {
 
     pub fn on_sale(&self, now: Millis) -> ApiResult<()> {
         if self.sale_starts_at.is_some_and(|at| now < at) {
-            return Err(ApiError::rule("sale_not_started", "this ticket type is not on sale yet"));
+            return Err(ApiError::rule(
+                "sale_not_started",
+                "this ticket type is not on sale yet",
+            ));
         }
         if self.sale_ends_at.is_some_and(|at| now >= at) {
-            return Err(ApiError::rule("sale_ended", "this ticket type is no longer on sale"));
+            return Err(ApiError::rule(
+                "sale_ended",
+                "this ticket type is no longer on sale",
+            ));
         }
         Ok(())
     }
@@ -120,8 +126,14 @@ pub async fn of_event(db: &Db, event_id: &str) -> Result<Vec<TicketTypeRow>, sql
 }
 
 /// Ticket types with their live inventory figures.
-pub async fn with_inventory(db: &Db, rows: Vec<TicketTypeRow>, now: Millis) -> ApiResult<Vec<TicketType>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+pub async fn with_inventory(
+    db: &Db,
+    rows: Vec<TicketTypeRow>,
+    now: Millis,
+) -> ApiResult<Vec<TicketType>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
     let figures = pools::figures_for_event(db, &first.event_id, now).await?;
     Ok(rows
         .into_iter()
@@ -182,10 +194,18 @@ fn apply(row: &mut TicketTypeRow, input: &TicketTypeInput) -> ApiResult<()> {
         row.price = validate::range("price", price, 0, MAX_PRICE)?;
     }
     if let Some(at) = &input.sale_starts_at {
-        row.sale_starts_at = if at.is_empty() { None } else { Some(validate::instant("sale_starts_at", at)?) };
+        row.sale_starts_at = if at.is_empty() {
+            None
+        } else {
+            Some(validate::instant("sale_starts_at", at)?)
+        };
     }
     if let Some(at) = &input.sale_ends_at {
-        row.sale_ends_at = if at.is_empty() { None } else { Some(validate::instant("sale_ends_at", at)?) };
+        row.sale_ends_at = if at.is_empty() {
+            None
+        } else {
+            Some(validate::instant("sale_ends_at", at)?)
+        };
     }
     if let Some(n) = input.min_per_order {
         row.min_per_order = validate::range("min_per_order", n, 1, 1000)?;
@@ -206,10 +226,16 @@ fn apply(row: &mut TicketTypeRow, input: &TicketTypeInput) -> ApiResult<()> {
     if let (Some(from), Some(to)) = (row.sale_starts_at, row.sale_ends_at)
         && to <= from
     {
-        return Err(ApiError::invalid("sale_ends_at", "must be after sale_starts_at"));
+        return Err(ApiError::invalid(
+            "sale_ends_at",
+            "must be after sale_starts_at",
+        ));
     }
     if row.max_per_order.is_some_and(|max| max < row.min_per_order) {
-        return Err(ApiError::invalid("max_per_order", "cannot be below min_per_order"));
+        return Err(ApiError::invalid(
+            "max_per_order",
+            "cannot be below min_per_order",
+        ));
     }
     Ok(())
 }
@@ -256,9 +282,17 @@ pub async fn create(
     let name = validate::text("name", input.name.as_deref().unwrap_or_default(), 200)?;
     let capacity = match (kind.as_str(), input.capacity) {
         ("ga", Some(c)) => validate::range("capacity", c, 0, MAX_CAPACITY)?,
-        ("ga", None) => return Err(ApiError::invalid("capacity", "required for ga ticket types")),
+        ("ga", None) => {
+            return Err(ApiError::invalid(
+                "capacity",
+                "required for ga ticket types",
+            ));
+        }
         (_, Some(_)) => {
-            return Err(ApiError::invalid("capacity", "seated types get their capacity from their seats"));
+            return Err(ApiError::invalid(
+                "capacity",
+                "seated types get their capacity from their seats",
+            ));
         }
         _ => 0,
     };
@@ -343,13 +377,22 @@ pub async fn update(
     access.require(Permission::ManageCatalog)?;
     let mut row = find(&state.db, &access.org_id, &ticket_type_id).await?;
     if input.kind.as_deref().is_some_and(|k| k != row.kind) {
-        return Err(ApiError::invalid("kind", "the kind of a ticket type cannot change"));
+        return Err(ApiError::invalid(
+            "kind",
+            "the kind of a ticket type cannot change",
+        ));
     }
     if input.currency.as_deref().is_some_and(|c| c != row.currency) {
-        return Err(ApiError::invalid("currency", "the currency of a ticket type cannot change"));
+        return Err(ApiError::invalid(
+            "currency",
+            "the currency of a ticket type cannot change",
+        ));
     }
     if input.capacity.is_some() && row.kind != "ga" {
-        return Err(ApiError::invalid("capacity", "seated types get their capacity from their seats"));
+        return Err(ApiError::invalid(
+            "capacity",
+            "seated types get their capacity from their seats",
+        ));
     }
     let before = serde_json::json!({ "name": row.name, "price": row.price });
     apply(&mut row, &input)?;
@@ -411,5 +454,7 @@ pub async fn list(
     access.require(Permission::ReadOrganization)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let rows = of_event(&state.db, &event.id).await?;
-    Ok(ApiJson(with_inventory(&state.db, rows, state.clock.now_ms()).await?))
+    Ok(ApiJson(
+        with_inventory(&state.db, rows, state.clock.now_ms()).await?,
+    ))
 }

@@ -37,7 +37,11 @@ struct CartRow {
 }
 
 /// The cart named by `X-Cart-Token`, if it belongs to this storefront and caller; 404 if not.
-async fn cart_of(state: &AppState, headers: &HeaderMap, caller: &MaybeBuyer) -> ApiResult<Option<CartRow>> {
+async fn cart_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &MaybeBuyer,
+) -> ApiResult<Option<CartRow>> {
     let Some(token) = headers.get(CART_TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
@@ -54,9 +58,16 @@ async fn cart_of(state: &AppState, headers: &HeaderMap, caller: &MaybeBuyer) -> 
     }
 }
 
-async fn require_cart(state: &AppState, headers: &HeaderMap, caller: &MaybeBuyer) -> ApiResult<CartRow> {
+async fn require_cart(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &MaybeBuyer,
+) -> ApiResult<CartRow> {
     cart_of(state, headers, caller).await?.ok_or_else(|| {
-        ApiError::bad_request("cart_token_required", "send the cart's token as X-Cart-Token")
+        ApiError::bad_request(
+            "cart_token_required",
+            "send the cart's token as X-Cart-Token",
+        )
     })
 }
 
@@ -96,19 +107,29 @@ pub struct Added {
 fn held(reserved: &[Reserved]) -> Vec<HeldItem> {
     reserved
         .iter()
-        .map(|r| HeldItem { id: r.hold_id.clone(), quantity: r.quantity, expires_at: rfc3339(r.expires_at) })
+        .map(|r| HeldItem {
+            id: r.hold_id.clone(),
+            quantity: r.quantity,
+            expires_at: rfc3339(r.expires_at),
+        })
         .collect()
 }
 
 fn uses_baseline(state: &AppState, headers: &HeaderMap) -> ApiResult<bool> {
-    match headers.get(RESERVATION_PATH_HEADER).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(RESERVATION_PATH_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         None | Some("batched") => Ok(false),
         Some("baseline") if state.config.enable_baseline_reservations => Ok(true),
         Some("baseline") => Err(ApiError::bad_request(
             "baseline_disabled",
             "the naive reservation path exists for measurement only; start the server with --enable-baseline-reservations",
         )),
-        Some(_) => Err(ApiError::invalid("X-Reservation-Path", "must be batched or baseline")),
+        Some(_) => Err(ApiError::invalid(
+            "X-Reservation-Path",
+            "must be batched or baseline",
+        )),
     }
 }
 
@@ -136,19 +157,29 @@ pub async fn add(
     let baseline = uses_baseline(&state, &headers)?;
     let cart = cart_of(&state, &headers, &caller).await?;
     if cart.as_ref().is_some_and(|c| c.event_id != body.event_id) {
-        return Err(ApiError::conflict("cart_event_mismatch", "a cart holds tickets of one event; start a new cart"));
+        return Err(ApiError::conflict(
+            "cart_event_mismatch",
+            "a cart holds tickets of one event; start a new cart",
+        ));
     }
     let (cart_ref, new_token_value) = match &cart {
         Some(c) => (CartRef::Existing(c.id.clone()), None),
         None => {
             let token = new_token(CART_TOKEN_PREFIX);
-            (CartRef::New { id: new_id(), token_hash: token_hash(&token) }, Some(token))
+            (
+                CartRef::New {
+                    id: new_id(),
+                    token_hash: token_hash(&token),
+                },
+                Some(token),
+            )
         }
     };
     let now = state.clock.now_ms();
     let reserved = match (&body.ticket_type_id, &body.seat_ids) {
         (Some(ticket_type_id), None) => {
-            let quantity = validate::range("quantity", body.quantity.unwrap_or(1), 1, MAX_QUANTITY)?;
+            let quantity =
+                validate::range("quantity", body.quantity.unwrap_or(1), 1, MAX_QUANTITY)?;
             let grow_hold_id = match &cart {
                 Some(c) => live_line(&state, &c.id, ticket_type_id, now).await?,
                 None => None,
@@ -165,9 +196,7 @@ pub async fn add(
                 access_key: body.access_key.clone(),
             };
             let reserved = if baseline {
-                reserve::decide(&state.db, ticket_type_id, std::slice::from_ref(&req), now)
-                    .await
-                    .remove(0)?
+                reserve::decide_naive(&state.db, &req, now).await?
             } else {
                 state.reserver.reserve(req).await?
             };
@@ -175,7 +204,10 @@ pub async fn add(
         }
         (None, Some(seat_ids)) => {
             if body.quantity.is_some() {
-                return Err(ApiError::invalid("quantity", "seats are chosen one by one; leave quantity out"));
+                return Err(ApiError::invalid(
+                    "quantity",
+                    "seats are chosen one by one; leave quantity out",
+                ));
             }
             let event: EventRow = events::find(&state.db, &caller.org.id, &body.event_id).await?;
             let types = ticket_types::of_event(&state.db, &event.id).await?;
@@ -203,12 +235,21 @@ pub async fn add(
     };
     Ok((
         StatusCode::CREATED,
-        ApiJson(Added { cart_id: cart_ref.id().to_string(), cart_token: new_token_value, items: held(&reserved) }),
+        ApiJson(Added {
+            cart_id: cart_ref.id().to_string(),
+            cart_token: new_token_value,
+            items: held(&reserved),
+        }),
     ))
 }
 
 /// The cart's live hold of a GA ticket type, to grow instead of adding a second line.
-async fn live_line(state: &AppState, cart_id: &str, ticket_type_id: &str, now: Millis) -> ApiResult<Option<String>> {
+async fn live_line(
+    state: &AppState,
+    cart_id: &str,
+    ticket_type_id: &str,
+    now: Millis,
+) -> ApiResult<Option<String>> {
     Ok(holds::live_of_cart(&state.db, cart_id, now)
         .await?
         .into_iter()
@@ -267,7 +308,10 @@ async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart>
                 ticket_type_name: tt.map(|t| t.name.clone()).unwrap_or_default(),
                 seat_id: h.seat_id.clone(),
                 seat_label: h.seat_id.as_ref().and_then(|id| {
-                    seat_labels.iter().find(|(s, _, _)| s == id).map(|(_, r, n)| format!("{r}-{n}"))
+                    seat_labels
+                        .iter()
+                        .find(|(s, _, _)| s == id)
+                        .map(|(_, r, n)| format!("{r}-{n}"))
                 }),
                 quantity: h.quantity,
                 unit_price: tt.map(|t| t.price).unwrap_or(0),
@@ -284,7 +328,9 @@ async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart>
         currency: items.first().map(|i| i.currency.clone()),
         expires_at: live.iter().map(|h| h.expires_at).min().map(rfc3339),
         extended: cart.extended_at.is_some(),
-        can_extend: cart.extended_at.is_none() && event.hold_extension_seconds > 0 && !items.is_empty(),
+        can_extend: cart.extended_at.is_none()
+            && event.hold_extension_seconds > 0
+            && !items.is_empty(),
         items,
     })
 }
@@ -296,7 +342,11 @@ async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart>
     responses((status = 200, body = Cart), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
 )]
-pub async fn get(State(state): State<AppState>, caller: MaybeBuyer, headers: HeaderMap) -> ApiResult<ApiJson<Cart>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+) -> ApiResult<ApiJson<Cart>> {
     let cart = require_cart(&state, &headers, &caller).await?;
     Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
 }
@@ -330,7 +380,10 @@ pub async fn change(
     let now = state.clock.now_ms();
     let hold = holds::live_in_cart(&state.db, &cart.id, &item_id, now).await?;
     if hold.seat_id.is_some() {
-        return Err(ApiError::bad_request("seat_item", "a seat is one ticket; remove it instead"));
+        return Err(ApiError::bad_request(
+            "seat_item",
+            "a seat is one ticket; remove it instead",
+        ));
     }
     if quantity > hold.quantity {
         state
@@ -344,8 +397,12 @@ pub async fn change(
                 buyer_id: caller.buyer_id.clone(),
                 grow_hold_id: Some(hold.id.clone()),
                 // Already in the cart: the code was given when it was added.
-                unlock_code: ticket_types::find(&state.db, &caller.org.id, &hold.ticket_type_id).await?.unlock_code,
-                access_key: events::find(&state.db, &caller.org.id, &cart.event_id).await?.access_key,
+                unlock_code: ticket_types::find(&state.db, &caller.org.id, &hold.ticket_type_id)
+                    .await?
+                    .unlock_code,
+                access_key: events::find(&state.db, &caller.org.id, &cart.event_id)
+                    .await?
+                    .access_key,
             })
             .await?;
     } else if quantity < hold.quantity {
@@ -380,13 +437,26 @@ pub async fn remove(
         (status = 422, description = "`extension_not_allowed` or `already_extended`", body = Problem)),
     security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
 )]
-pub async fn extend(State(state): State<AppState>, caller: MaybeBuyer, headers: HeaderMap) -> ApiResult<ApiJson<Cart>> {
+pub async fn extend(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+) -> ApiResult<ApiJson<Cart>> {
     let cart = require_cart(&state, &headers, &caller).await?;
     let event = events::find(&state.db, &caller.org.id, &cart.event_id).await?;
     if event.hold_extension_seconds == 0 {
-        return Err(ApiError::rule("extension_not_allowed", "this event's carts cannot be extended"));
+        return Err(ApiError::rule(
+            "extension_not_allowed",
+            "this event's carts cannot be extended",
+        ));
     }
-    holds::extend(&state.db, &cart.id, event.hold_extension_seconds, state.clock.now_ms()).await?;
+    holds::extend(
+        &state.db,
+        &cart.id,
+        event.hold_extension_seconds,
+        state.clock.now_ms(),
+    )
+    .await?;
     let cart = require_cart(&state, &headers, &caller).await?;
     Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
 }

@@ -17,10 +17,15 @@ pub struct HoldRow {
     pub expires_at: i64,
 }
 
-const HOLD_COLUMNS: &str = "id, cart_id, event_id, ticket_type_id, seat_id, quantity, status, expires_at";
+const HOLD_COLUMNS: &str =
+    "id, cart_id, event_id, ticket_type_id, seat_id, quantity, status, expires_at";
 
 /// A cart's live holds (active and not past their expiry).
-pub async fn live_of_cart(db: &Db, cart_id: &str, now: Millis) -> Result<Vec<HoldRow>, sqlx::Error> {
+pub async fn live_of_cart(
+    db: &Db,
+    cart_id: &str,
+    now: Millis,
+) -> Result<Vec<HoldRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE cart_id = $1 AND status = 'active' AND expires_at > $2 \
          ORDER BY id"
@@ -32,7 +37,12 @@ pub async fn live_of_cart(db: &Db, cart_id: &str, now: Millis) -> Result<Vec<Hol
 }
 
 /// One live hold of the cart, or 404 (404 also for another cart's hold).
-pub async fn live_in_cart(db: &Db, cart_id: &str, hold_id: &str, now: Millis) -> ApiResult<HoldRow> {
+pub async fn live_in_cart(
+    db: &Db,
+    cart_id: &str,
+    hold_id: &str,
+    now: Millis,
+) -> ApiResult<HoldRow> {
     let row: Option<HoldRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE id = $1 AND cart_id = $2"
     )))
@@ -42,7 +52,10 @@ pub async fn live_in_cart(db: &Db, cart_id: &str, hold_id: &str, now: Millis) ->
     .await?;
     let row = row.ok_or_else(|| ApiError::not_found("cart item"))?;
     if row.status != "active" || row.expires_at <= now {
-        return Err(ApiError::conflict("hold_expired", "this cart item has expired or was removed"));
+        return Err(ApiError::conflict(
+            "hold_expired",
+            "this cart item has expired or was removed",
+        ));
     }
     Ok(row)
 }
@@ -65,10 +78,13 @@ pub async fn release(db: &Db, cart_id: &str, hold_id: &str, now: Millis) -> ApiR
     .fetch_optional(&mut *tx)
     .await?;
     let Some(quantity) = released else {
-        return Err(ApiError::conflict("hold_expired", "this cart item has expired or was removed"));
+        return Err(ApiError::conflict(
+            "hold_expired",
+            "this cart item has expired or was removed",
+        ));
     };
     match &hold.seat_id {
-        None => pools::add_held(&mut tx, &hold.ticket_type_id, -quantity, now).await?,
+        None => pools::add_held(&mut tx, &hold.ticket_type_id, -quantity, None, now).await?,
         Some(seat_id) => {
             sqlx::query("DELETE FROM seat_claims WHERE seat_id = $1 AND hold_id = $2")
                 .bind(seat_id.clone())
@@ -94,7 +110,10 @@ pub async fn shrink(db: &Db, hold: &HoldRow, quantity: i64, now: Millis) -> ApiR
     .fetch_optional(&mut *tx)
     .await?;
     let Some(before) = before else {
-        return Err(ApiError::conflict("hold_expired", "this cart item has expired or was removed"));
+        return Err(ApiError::conflict(
+            "hold_expired",
+            "this cart item has expired or was removed",
+        ));
     };
     if quantity >= before {
         return Ok(before);
@@ -105,7 +124,7 @@ pub async fn shrink(db: &Db, hold: &HoldRow, quantity: i64, now: Millis) -> ApiR
         .bind(hold.id.clone())
         .execute(&mut *tx)
         .await?;
-    pools::add_held(&mut tx, &hold.ticket_type_id, quantity - before, now).await?;
+    pools::add_held(&mut tx, &hold.ticket_type_id, quantity - before, None, now).await?;
     tx.commit().await?;
     Ok(quantity)
 }
@@ -121,7 +140,10 @@ pub async fn extend(db: &Db, cart_id: &str, extra_secs: i64, now: Millis) -> Api
     .execute(&mut *tx)
     .await?;
     if extended.rows_affected() != 1 {
-        return Err(ApiError::rule("already_extended", "this cart was extended already"));
+        return Err(ApiError::rule(
+            "already_extended",
+            "this cart was extended already",
+        ));
     }
     let extra = extra_secs * 1000;
     let holds = sqlx::query(
@@ -134,7 +156,10 @@ pub async fn extend(db: &Db, cart_id: &str, extra_secs: i64, now: Millis) -> Api
     .execute(&mut *tx)
     .await?;
     if holds.rows_affected() == 0 {
-        return Err(ApiError::conflict("hold_expired", "nothing in this cart is held any more"));
+        return Err(ApiError::conflict(
+            "hold_expired",
+            "nothing in this cart is held any more",
+        ));
     }
     sqlx::query(
         "UPDATE seat_claims SET expires_at = expires_at + $1 WHERE kind = 'hold' AND expires_at > $2 \

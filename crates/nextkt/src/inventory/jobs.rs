@@ -77,9 +77,9 @@ struct PoolAudit {
 pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditReport, sqlx::Error> {
     let rows: Vec<PoolAudit> = sqlx::query_as(
         "SELECT p.ticket_type_id, p.capacity, p.held, p.sold, \
-           (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
+           (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
               AND h.seat_id IS NULL AND h.status = 'active') AS active_held, \
-           (SELECT COALESCE(SUM(h.quantity), 0) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
+           (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
               AND h.seat_id IS NULL AND h.status = 'active' AND h.expires_at > $1) AS live_held \
          FROM inventory_pools p WHERE ($2 = '' OR p.organization_id = $2)",
     )
@@ -123,14 +123,16 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
     .fetch_one(&db.pool)
     .await?;
     report.drift += orphan_claims;
-    report.seats_checked = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM seats WHERE ($1 = '' OR organization_id = $1)",
-    )
-    .bind(org_id.unwrap_or_default().to_string())
-    .fetch_one(&db.pool)
-    .await?;
+    report.seats_checked =
+        sqlx::query_scalar("SELECT COUNT(*) FROM seats WHERE ($1 = '' OR organization_id = $1)")
+            .bind(org_id.unwrap_or_default().to_string())
+            .fetch_one(&db.pool)
+            .await?;
     if report.duplicate_claims > 0 {
-        tracing::error!(seats = report.duplicate_claims, "auditor: seats claimed more than once");
+        tracing::error!(
+            seats = report.duplicate_claims,
+            "auditor: seats claimed more than once"
+        );
     }
     Ok(report)
 }

@@ -23,7 +23,12 @@ impl Figures {
     }
 }
 
-pub async fn create(tx: &mut Tx, ticket_type: &TicketTypeRow, capacity: i64, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn create(
+    tx: &mut Tx,
+    ticket_type: &TicketTypeRow,
+    capacity: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO inventory_pools (ticket_type_id, organization_id, event_id, capacity, held, \
          sold, updated_at) VALUES ($1, $2, $3, $4, 0, 0, $5)",
@@ -44,11 +49,16 @@ pub struct Locked {
     pub capacity: i64,
     pub held: i64,
     pub sold: i64,
+    pub next_expiry_at: Option<i64>,
 }
 
-pub async fn lock(db: &Db, tx: &mut Tx, ticket_type_id: &str) -> Result<Option<Locked>, sqlx::Error> {
+pub async fn lock(
+    db: &Db,
+    tx: &mut Tx,
+    ticket_type_id: &str,
+) -> Result<Option<Locked>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT capacity, held, sold FROM inventory_pools WHERE ticket_type_id = $1{}",
+        "SELECT capacity, held, sold, next_expiry_at FROM inventory_pools WHERE ticket_type_id = $1{}",
         db.for_update()
     )))
     .bind(ticket_type_id.to_string())
@@ -56,9 +66,34 @@ pub async fn lock(db: &Db, tx: &mut Tx, ticket_type_id: &str) -> Result<Option<L
     .await
 }
 
-/// Marks the pool's expired holds as expired and returns how many units they held. The
-/// caller holds the pool lock and subtracts the result from `held`.
-pub async fn expire_holds(tx: &mut Tx, ticket_type_id: &str, now: Millis) -> Result<i64, sqlx::Error> {
+/// Sweeps the locked pool's expired holds if any can have expired (`next_expiry_at` has
+/// passed), takes them off `held`, and moves `next_expiry_at` to the next live hold's
+/// expiry. Returns the units released. Most batches skip all of this.
+pub async fn expire_due(
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    pool: &Locked,
+    now: Millis,
+) -> Result<i64, sqlx::Error> {
+    if pool.next_expiry_at.is_none_or(|at| at > now) {
+        return Ok(0);
+    }
+    let expired = expire_holds(tx, ticket_type_id, now).await?;
+    sqlx::query(
+        "UPDATE inventory_pools SET held = held - $1, updated_at = $2, next_expiry_at = \
+         (SELECT MIN(expires_at) FROM holds WHERE ticket_type_id = $3 AND seat_id IS NULL \
+          AND status = 'active') WHERE ticket_type_id = $3",
+    )
+    .bind(expired)
+    .bind(now)
+    .bind(ticket_type_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(expired)
+}
+
+/// Marks the pool's expired holds as expired and returns how many units they held.
+async fn expire_holds(tx: &mut Tx, ticket_type_id: &str, now: Millis) -> Result<i64, sqlx::Error> {
     let released: Vec<i64> = sqlx::query_scalar(
         "UPDATE holds SET status = 'expired', updated_at = $1 \
          WHERE ticket_type_id = $2 AND seat_id IS NULL AND status = 'active' AND expires_at <= $1 \
@@ -75,36 +110,58 @@ pub async fn expire_holds(tx: &mut Tx, ticket_type_id: &str, now: Millis) -> Res
     Ok(total)
 }
 
-pub async fn add_held(tx: &mut Tx, ticket_type_id: &str, delta: i64, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE inventory_pools SET held = held + $1, updated_at = $2 WHERE ticket_type_id = $3")
-        .bind(delta)
-        .bind(now)
-        .bind(ticket_type_id.to_string())
-        .execute(&mut **tx)
-        .await?;
+/// Changes `held`; `new_expiry` is the expiry of holds just created, which may move
+/// `next_expiry_at` earlier.
+pub async fn add_held(
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    delta: i64,
+    new_expiry: Option<Millis>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inventory_pools SET held = held + $1, updated_at = $2, \
+         next_expiry_at = CASE WHEN $3 = 0 THEN next_expiry_at \
+           WHEN next_expiry_at IS NULL OR next_expiry_at > $3 THEN $3 ELSE next_expiry_at END \
+         WHERE ticket_type_id = $4",
+    )
+    .bind(delta)
+    .bind(now)
+    .bind(new_expiry.unwrap_or(0))
+    .bind(ticket_type_id.to_string())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 /// Sweeps one pool's expired holds in its own transaction.
 pub async fn sweep(db: &Db, ticket_type_id: &str, now: Millis) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin().await?;
-    if lock(db, &mut tx, ticket_type_id).await?.is_none() {
+    let Some(pool) = lock(db, &mut tx, ticket_type_id).await? else {
         return Ok(0);
-    }
-    let expired = expire_holds(&mut tx, ticket_type_id, now).await?;
-    if expired > 0 {
-        add_held(&mut tx, ticket_type_id, -expired, now).await?;
-    }
+    };
+    // Swept whatever next_expiry_at says: the sweeper found expired holds here.
+    let due = Locked {
+        next_expiry_at: Some(now),
+        ..pool
+    };
+    let expired = expire_due(&mut tx, ticket_type_id, &due, now).await?;
     tx.commit().await?;
     Ok(expired)
 }
 
 /// Sets a pool's capacity, refusing to go below what is sold and held.
-pub async fn set_capacity(db: &Db, tx: &mut Tx, ticket_type_id: &str, capacity: i64, now: Millis) -> ApiResult<()> {
+pub async fn set_capacity(
+    db: &Db,
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    capacity: i64,
+    now: Millis,
+) -> ApiResult<()> {
     let pool = lock(db, tx, ticket_type_id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket type"))?;
-    let expired = expire_holds(tx, ticket_type_id, now).await?;
+    let expired = expire_due(tx, ticket_type_id, &pool, now).await?;
     let held = pool.held - expired;
     if capacity < held + pool.sold {
         return Err(ApiError::rule(
@@ -118,10 +175,9 @@ pub async fn set_capacity(db: &Db, tx: &mut Tx, ticket_type_id: &str, capacity: 
         ));
     }
     sqlx::query(
-        "UPDATE inventory_pools SET capacity = $1, held = $2, updated_at = $3 WHERE ticket_type_id = $4",
+        "UPDATE inventory_pools SET capacity = $1, updated_at = $2 WHERE ticket_type_id = $3",
     )
     .bind(capacity)
-    .bind(held)
     .bind(now)
     .bind(ticket_type_id.to_string())
     .execute(&mut **tx)
@@ -131,7 +187,11 @@ pub async fn set_capacity(db: &Db, tx: &mut Tx, ticket_type_id: &str, capacity: 
 
 /// Live figures of every ticket type of an event: GA from pools and live holds, seated
 /// from seats and live seat claims.
-pub async fn figures_for_event(db: &Db, event_id: &str, now: Millis) -> Result<HashMap<String, Figures>, sqlx::Error> {
+pub async fn figures_for_event(
+    db: &Db,
+    event_id: &str,
+    now: Millis,
+) -> Result<HashMap<String, Figures>, sqlx::Error> {
     let mut figures: HashMap<String, Figures> = HashMap::new();
     let pools: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT ticket_type_id, capacity, sold FROM inventory_pools WHERE event_id = $1",
@@ -140,10 +200,17 @@ pub async fn figures_for_event(db: &Db, event_id: &str, now: Millis) -> Result<H
     .fetch_all(&db.pool)
     .await?;
     for (id, capacity, sold) in pools {
-        figures.insert(id, Figures { capacity, held: 0, sold });
+        figures.insert(
+            id,
+            Figures {
+                capacity,
+                held: 0,
+                sold,
+            },
+        );
     }
     let held: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT ticket_type_id, COALESCE(SUM(quantity), 0) FROM holds \
+        "SELECT ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
          WHERE event_id = $1 AND seat_id IS NULL AND status = 'active' AND expires_at > $2 \
          GROUP BY ticket_type_id",
     )

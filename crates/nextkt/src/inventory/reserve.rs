@@ -29,7 +29,10 @@ const IDLE: Duration = Duration::from_secs(30);
 pub enum CartRef {
     Existing(String),
     /// A cart created together with its first hold.
-    New { id: String, token_hash: String },
+    New {
+        id: String,
+        token_hash: String,
+    },
 }
 
 impl CartRef {
@@ -74,91 +77,199 @@ pub struct Terms {
 /// Checks that do not depend on stock: tenant, event, visibility, sale windows, unlock.
 pub fn check_terms(terms: &Terms, req: &GaRequest, now: Millis) -> ApiResult<()> {
     let (event, tt) = (&terms.event, &terms.ticket_type);
-    if tt.organization_id != req.org_id || tt.event_id != req.event_id || event.organization_id != req.org_id {
+    if tt.organization_id != req.org_id
+        || tt.event_id != req.event_id
+        || event.organization_id != req.org_id
+    {
         return Err(ApiError::not_found("ticket type"));
     }
-    if event.visibility() == Visibility::Private && req.access_key.as_deref() != event.access_key.as_deref() {
+    if event.visibility() == Visibility::Private
+        && req.access_key.as_deref() != event.access_key.as_deref()
+    {
         return Err(ApiError::not_found("event"));
     }
     if !tt.unlocked_by(req.unlock_code.as_deref()) {
         return Err(ApiError::not_found("ticket type"));
     }
     if tt.kind != "ga" {
-        return Err(ApiError::bad_request("seated_ticket_type", "choose seats for this ticket type"));
+        return Err(ApiError::bad_request(
+            "seated_ticket_type",
+            "choose seats for this ticket type",
+        ));
     }
     event.on_sale(now)?;
     tt.on_sale(now)
 }
 
 /// Per-order and per-buyer limits, given what the cart and buyer hold already.
-pub fn check_limits(terms: &Terms, quantity: i64, line_total: i64, cart_total: i64, buyer_total: Option<i64>) -> ApiResult<()> {
+pub fn check_limits(
+    terms: &Terms,
+    quantity: i64,
+    line_total: i64,
+    cart_total: i64,
+    buyer_total: Option<i64>,
+) -> ApiResult<()> {
     let tt = &terms.ticket_type;
     if let Some(max) = tt.max_per_order
         && line_total > max
     {
-        return Err(ApiError::rule("limit_exceeded", format!("at most {max} of this ticket type per order")));
+        return Err(ApiError::rule(
+            "limit_exceeded",
+            format!("at most {max} of this ticket type per order"),
+        ));
     }
     if line_total < tt.min_per_order {
         return Err(ApiError::rule(
             "below_minimum",
-            format!("at least {} of this ticket type per order", tt.min_per_order),
+            format!(
+                "at least {} of this ticket type per order",
+                tt.min_per_order
+            ),
         ));
     }
     if let Some(max) = terms.event.max_per_order
         && cart_total + quantity > max
     {
-        return Err(ApiError::rule("limit_exceeded", format!("at most {max} tickets per order")));
+        return Err(ApiError::rule(
+            "limit_exceeded",
+            format!("at most {max} tickets per order"),
+        ));
     }
     if let (Some(max), Some(held)) = (terms.event.max_per_buyer, buyer_total)
         && held + quantity > max
     {
-        return Err(ApiError::rule("limit_exceeded", format!("at most {max} tickets per buyer")));
+        return Err(ApiError::rule(
+            "limit_exceeded",
+            format!("at most {max} tickets per buyer"),
+        ));
     }
     Ok(())
 }
 
 fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How a decision learns what is left.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// From the pool's counters (the real path).
+    Counters,
+    /// By summing the live holds on every decision, as a naive implementation does. For the
+    /// benchmark's baseline only.
+    SumOfHolds,
 }
 
 /// Decides a batch for one ticket type in one transaction. Answers line up with `requests`.
-pub async fn decide(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now: Millis) -> Vec<ApiResult<Reserved>> {
-    match decide_inner(db, ticket_type_id, requests, now).await {
+pub async fn decide(
+    db: &Db,
+    ticket_type_id: &str,
+    requests: &[GaRequest],
+    now: Millis,
+) -> Vec<ApiResult<Reserved>> {
+    decide_with(db, ticket_type_id, requests, now, Counting::Counters).await
+}
+
+/// The deliberately naive path the benchmark compares against: one locking transaction per
+/// request, availability recounted from the holds each time.
+pub async fn decide_naive(db: &Db, request: &GaRequest, now: Millis) -> ApiResult<Reserved> {
+    decide_with(
+        db,
+        &request.ticket_type_id,
+        std::slice::from_ref(request),
+        now,
+        Counting::SumOfHolds,
+    )
+    .await
+    .remove(0)
+}
+
+async fn decide_with(
+    db: &Db,
+    ticket_type_id: &str,
+    requests: &[GaRequest],
+    now: Millis,
+    counting: Counting,
+) -> Vec<ApiResult<Reserved>> {
+    match decide_inner(db, ticket_type_id, requests, now, counting).await {
         Ok(answers) => answers,
         Err(err) => {
             let err = Arc::new(err);
             requests
                 .iter()
-                .map(|_| Err(ApiError::internal(anyhow::anyhow!("reservation batch failed: {err}"))))
+                .map(|_| {
+                    Err(ApiError::internal(anyhow::anyhow!(
+                        "reservation batch failed: {err}"
+                    )))
+                })
                 .collect()
         }
     }
 }
 
 async fn load_terms(db: &Db, ticket_type_id: &str) -> ApiResult<Option<Terms>> {
-    let Some(tt) = ticket_types::find_any(db, ticket_type_id).await? else { return Ok(None) };
+    let Some(tt) = ticket_types::find_any(db, ticket_type_id).await? else {
+        return Ok(None);
+    };
     let event = crate::catalog::events::find(db, &tt.organization_id, &tt.event_id).await?;
-    Ok(Some(Terms { event, ticket_type: tt }))
+    Ok(Some(Terms {
+        event,
+        ticket_type: tt,
+    }))
 }
 
-async fn decide_inner(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now: Millis) -> anyhow::Result<Vec<ApiResult<Reserved>>> {
-    let Some(terms) = load_terms(db, ticket_type_id).await.map_err(|e| anyhow::anyhow!("{e}"))? else {
-        return Ok(requests.iter().map(|_| Err(ApiError::not_found("ticket type"))).collect());
+async fn decide_inner(
+    db: &Db,
+    ticket_type_id: &str,
+    requests: &[GaRequest],
+    now: Millis,
+    counting: Counting,
+) -> anyhow::Result<Vec<ApiResult<Reserved>>> {
+    let Some(terms) = load_terms(db, ticket_type_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    else {
+        return Ok(requests
+            .iter()
+            .map(|_| Err(ApiError::not_found("ticket type")))
+            .collect());
     };
     let mut answers: Vec<Option<ApiResult<Reserved>>> = requests
         .iter()
         .map(|req| check_terms(&terms, req, now).err().map(Err))
         .collect();
     if answers.iter().all(Option::is_some) {
-        return Ok(answers.into_iter().map(|a| a.unwrap_or_else(unreachable_answer)).collect());
+        return Ok(answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(unreachable_answer))
+            .collect());
     }
 
     let mut tx = db.begin().await?;
     let Some(pool) = pools::lock(db, &mut tx, ticket_type_id).await? else {
-        return Ok(requests.iter().map(|_| Err(ApiError::not_found("ticket type"))).collect());
+        return Ok(requests
+            .iter()
+            .map(|_| Err(ApiError::not_found("ticket type")))
+            .collect());
     };
-    let expired = pools::expire_holds(&mut tx, ticket_type_id, now).await?;
-    let mut available = pool.capacity - (pool.held - expired) - pool.sold;
+    let expired = pools::expire_due(&mut tx, ticket_type_id, &pool, now).await?;
+    let mut available = match counting {
+        Counting::Counters => pool.capacity - (pool.held - expired) - pool.sold,
+        Counting::SumOfHolds => {
+            let live: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE ticket_type_id = $1 \
+                 AND seat_id IS NULL AND status = 'active' AND expires_at > $2",
+            )
+            .bind(ticket_type_id.to_string())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            pool.capacity - live - pool.sold
+        }
+    };
 
     // What the carts and buyers in this batch hold already (live holds only).
     let existing_carts: Vec<&str> = requests
@@ -183,19 +294,21 @@ async fn decide_inner(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now
             placeholders(1, ids.len()),
             db.for_update()
         );
-        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(lock_sql));
+        let mut q =
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(lock_sql)).persistent(false);
         for id in &ids {
             q = q.bind(id.to_string());
         }
         q.fetch_all(&mut *tx).await?;
         let sql = format!(
-            "SELECT cart_id, ticket_type_id, COALESCE(SUM(quantity), 0) FROM holds \
+            "SELECT cart_id, ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
              WHERE cart_id IN ({}) AND status = 'active' AND expires_at > ${} \
              GROUP BY cart_id, ticket_type_id",
             placeholders(1, ids.len()),
             ids.len() + 1
         );
-        let mut q = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql));
+        let mut q =
+            sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).persistent(false);
         for id in &ids {
             q = q.bind(id.to_string());
         }
@@ -205,17 +318,22 @@ async fn decide_inner(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now
         }
     }
     let mut buyer_totals: HashMap<String, i64> = HashMap::new();
-    let mut buyers: Vec<&str> = requests.iter().filter_map(|r| r.buyer_id.as_deref()).collect();
+    let mut buyers: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| r.buyer_id.as_deref())
+        .collect();
     if terms.event.max_per_buyer.is_some() && !buyers.is_empty() {
         buyers.sort_unstable();
         buyers.dedup();
         let sql = format!(
-            "SELECT buyer_id, COALESCE(SUM(quantity), 0) FROM holds WHERE event_id = $1 \
+            "SELECT buyer_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE event_id = $1 \
              AND buyer_id IN ({}) AND status = 'active' AND expires_at > ${} GROUP BY buyer_id",
             placeholders(2, buyers.len()),
             buyers.len() + 2
         );
-        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(terms.event.id.clone());
+        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(terms.event.id.clone());
         for b in &buyers {
             q = q.bind(b.to_string());
         }
@@ -235,10 +353,19 @@ async fn decide_inner(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now
         let line_key = (cart_id.clone(), req.ticket_type_id.clone());
         let line = cart_lines.get(&line_key).copied().unwrap_or(0);
         let cart_total = cart_totals.get(&cart_id).copied().unwrap_or(0);
-        let buyer_total = req.buyer_id.as_ref().map(|b| buyer_totals.get(b).copied().unwrap_or(0));
+        let buyer_total = req
+            .buyer_id
+            .as_ref()
+            .map(|b| buyer_totals.get(b).copied().unwrap_or(0));
         // A grown hold is one line: its own quantity is the line's (other holds of the same
         // type in the cart do not exist: adding to a line grows its hold).
-        let answer = match check_limits(&terms, req.quantity, line + req.quantity, cart_total, buyer_total) {
+        let answer = match check_limits(
+            &terms,
+            req.quantity,
+            line + req.quantity,
+            cart_total,
+            buyer_total,
+        ) {
             Err(err) => Err(err),
             Ok(()) if available < req.quantity => Err(if available <= 0 {
                 ApiError::conflict("sold_out", "this ticket type is sold out")
@@ -277,14 +404,22 @@ async fn decide_inner(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now
                             None => {
                                 available += req.quantity;
                                 granted -= req.quantity;
-                                Err(ApiError::conflict("hold_expired", "this cart item has expired"))
+                                Err(ApiError::conflict(
+                                    "hold_expired",
+                                    "this cart item has expired",
+                                ))
                             }
                         }
                     }
                     None => {
                         let hold_id = new_id();
                         new_holds.push((i, hold_id.clone()));
-                        Ok(Reserved { hold_id, cart_id, quantity: req.quantity, expires_at })
+                        Ok(Reserved {
+                            hold_id,
+                            cart_id,
+                            quantity: req.quantity,
+                            expires_at,
+                        })
                     }
                 }
             }
@@ -296,39 +431,60 @@ async fn decide_inner(db: &Db, ticket_type_id: &str, requests: &[GaRequest], now
     let new_carts: Vec<(&GaRequest, &str, &str)> = new_holds
         .iter()
         .filter_map(|(i, _)| match &requests[*i].cart {
-            CartRef::New { id, token_hash } => Some((&requests[*i], id.as_str(), token_hash.as_str())),
+            CartRef::New { id, token_hash } => {
+                Some((&requests[*i], id.as_str(), token_hash.as_str()))
+            }
             CartRef::Existing(_) => None,
         })
         .collect();
     for chunk in new_carts.chunks(500) {
         insert_carts(&mut tx, chunk, now).await?;
     }
-    let rows: Vec<(&GaRequest, &str)> = new_holds.iter().map(|(i, id)| (&requests[*i], id.as_str())).collect();
+    let rows: Vec<(&GaRequest, &str)> = new_holds
+        .iter()
+        .map(|(i, id)| (&requests[*i], id.as_str()))
+        .collect();
     for chunk in rows.chunks(500) {
         insert_holds(&mut tx, chunk, expires_at, now).await?;
     }
-    if granted != 0 || expired != 0 {
-        pools::add_held(&mut tx, ticket_type_id, granted - expired, now).await?;
+    if granted != 0 {
+        let new_expiry = (!new_holds.is_empty()).then_some(expires_at);
+        pools::add_held(&mut tx, ticket_type_id, granted, new_expiry, now).await?;
     }
     tx.commit().await?;
     metrics::histogram!("nextkt_reservation_batch_size").record(requests.len() as f64);
-    Ok(answers.into_iter().map(|a| a.unwrap_or_else(unreachable_answer)).collect())
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(unreachable_answer))
+        .collect())
 }
 
 fn unreachable_answer() -> ApiResult<Reserved> {
-    Err(ApiError::internal(anyhow::anyhow!("reservation left undecided")))
+    Err(ApiError::internal(anyhow::anyhow!(
+        "reservation left undecided"
+    )))
 }
 
-async fn insert_carts(tx: &mut Tx, carts: &[(&GaRequest, &str, &str)], now: Millis) -> Result<(), sqlx::Error> {
+async fn insert_carts(
+    tx: &mut Tx,
+    carts: &[(&GaRequest, &str, &str)],
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     const COLS: usize = 6;
     let values: Vec<String> = (0..carts.len())
-        .map(|i| format!("({}, ${})", placeholders(i * COLS + 1, COLS), i * COLS + COLS))
+        .map(|i| {
+            format!(
+                "({}, ${})",
+                placeholders(i * COLS + 1, COLS),
+                i * COLS + COLS
+            )
+        })
         .collect();
     let sql = format!(
         "INSERT INTO carts (id, organization_id, event_id, token_hash, buyer_id, created_at, updated_at) VALUES {}",
         values.join(", ")
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for (req, id, token_hash) in carts {
         q = q
             .bind(id.to_string())
@@ -342,14 +498,28 @@ async fn insert_carts(tx: &mut Tx, carts: &[(&GaRequest, &str, &str)], now: Mill
     Ok(())
 }
 
-async fn insert_holds(tx: &mut Tx, holds: &[(&GaRequest, &str)], expires_at: Millis, now: Millis) -> Result<(), sqlx::Error> {
+async fn insert_holds(
+    tx: &mut Tx,
+    holds: &[(&GaRequest, &str)],
+    expires_at: Millis,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     const COLS: usize = 9;
     let values: Vec<String> = (0..holds.len())
         .map(|i| {
             let b = i * COLS;
             format!(
                 "(${}, ${}, ${}, ${}, ${}, ${}, NULL, ${}, 'active', ${}, ${}, ${})",
-                b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 9
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 9
             )
         })
         .collect();
@@ -358,7 +528,7 @@ async fn insert_holds(tx: &mut Tx, holds: &[(&GaRequest, &str)], expires_at: Mil
          quantity, status, expires_at, created_at, updated_at) VALUES {}",
         values.join(", ")
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for (req, id) in holds {
         q = q
             .bind(id.to_string())
@@ -384,7 +554,11 @@ pub struct Reserver {
 
 impl Reserver {
     pub fn new(db: Db, clock: SharedClock) -> Arc<Self> {
-        Arc::new(Self { db, clock, queues: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            db,
+            clock,
+            queues: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Reserves through the batch of the request's ticket type; answers after the commit.
@@ -404,11 +578,14 @@ impl Reserver {
                     Err(e) => e.code,
                 };
                 metrics::counter!("nextkt_reservations_total", "outcome" => outcome).increment(1);
-                metrics::histogram!("nextkt_reservation_seconds").record(started.elapsed().as_secs_f64());
+                metrics::histogram!("nextkt_reservation_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 return answer;
             }
         }
-        Err(ApiError::internal(anyhow::anyhow!("reservation worker unavailable")))
+        Err(ApiError::internal(anyhow::anyhow!(
+            "reservation worker unavailable"
+        )))
     }
 
     fn forget(&self, ticket_type_id: &str) {
@@ -418,7 +595,10 @@ impl Reserver {
     }
 
     fn queue(self: &Arc<Self>, ticket_type_id: &str) -> mpsc::UnboundedSender<Job> {
-        let mut queues = self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(queue) = queues.get(ticket_type_id)
             && !queue.is_closed()
         {

@@ -32,12 +32,22 @@ struct SeatRow {
 }
 
 fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Millis) -> ApiResult<Vec<Reserved>> {
+pub async fn reserve(
+    db: &Db,
+    types: &[TicketTypeRow],
+    req: SeatRequest,
+    now: Millis,
+) -> ApiResult<Vec<Reserved>> {
     let event = &req.event;
-    if event.visibility() == Visibility::Private && req.access_key.as_deref() != event.access_key.as_deref() {
+    if event.visibility() == Visibility::Private
+        && req.access_key.as_deref() != event.access_key.as_deref()
+    {
         return Err(ApiError::not_found("event"));
     }
     event.on_sale(now)?;
@@ -45,14 +55,19 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
     seat_ids.sort_unstable();
     seat_ids.dedup();
     if seat_ids.is_empty() || seat_ids.len() > MAX_SEATS_PER_REQUEST {
-        return Err(ApiError::invalid("seat_ids", format!("give 1 to {MAX_SEATS_PER_REQUEST} seats")));
+        return Err(ApiError::invalid(
+            "seat_ids",
+            format!("give 1 to {MAX_SEATS_PER_REQUEST} seats"),
+        ));
     }
     let mut tx = db.begin().await?;
     let sql = format!(
         "SELECT id, ticket_type_id, blocked FROM seats WHERE event_id = $1 AND id IN ({})",
         placeholders(2, seat_ids.len())
     );
-    let mut q = sqlx::query_as::<_, SeatRow>(sqlx::AssertSqlSafe(sql)).bind(event.id.clone());
+    let mut q = sqlx::query_as::<_, SeatRow>(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
+        .bind(event.id.clone());
     for id in &seat_ids {
         q = q.bind(id.clone());
     }
@@ -61,7 +76,10 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
         return Err(ApiError::not_found("seat"));
     }
     if seats.iter().any(|s| s.blocked != 0) {
-        return Err(ApiError::conflict("seat_unavailable", "a chosen seat is not for sale"));
+        return Err(ApiError::conflict(
+            "seat_unavailable",
+            "a chosen seat is not for sale",
+        ));
     }
     // Every seat's ticket type must be on sale and unlocked; limits count per type.
     let mut per_type: HashMap<&str, i64> = HashMap::new();
@@ -69,16 +87,19 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
         *per_type.entry(seat.ticket_type_id.as_str()).or_default() += 1;
     }
     if let CartRef::Existing(cart_id) = &req.cart {
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM carts WHERE id = $1{}", db.for_update())))
-            .bind(cart_id.clone())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM carts WHERE id = $1{}",
+            db.for_update()
+        )))
+        .bind(cart_id.clone())
+        .execute(&mut *tx)
+        .await?;
     }
     let (lines, cart_total) = cart_lines(&mut tx, req.cart.id(), now).await?;
     let buyer_total = match &req.buyer_id {
         Some(buyer) if event.max_per_buyer.is_some() => Some(
             sqlx::query_scalar::<_, i64>(
-                "SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE event_id = $1 AND buyer_id = $2 \
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE event_id = $1 AND buyer_id = $2 \
                  AND status = 'active' AND expires_at > $3",
             )
             .bind(event.id.clone())
@@ -100,9 +121,18 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
             return Err(ApiError::not_found("seat"));
         }
         tt.on_sale(now)?;
-        let terms = Terms { event: event.clone(), ticket_type: tt.clone() };
+        let terms = Terms {
+            event: event.clone(),
+            ticket_type: tt.clone(),
+        };
         let line = lines.get(*type_id).copied().unwrap_or(0);
-        check_limits(&terms, *count, line + count, cart_total + added, buyer_total.map(|b| b + added))?;
+        check_limits(
+            &terms,
+            *count,
+            line + count,
+            cart_total + added,
+            buyer_total.map(|b| b + added),
+        )?;
         added += count;
     }
 
@@ -112,6 +142,7 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
         "UPDATE holds SET status = 'expired', updated_at = $1 WHERE status = 'active' AND expires_at <= $1 \
          AND seat_id IN ({ids})"
     )))
+    .persistent(false)
     .bind(now);
     for id in &seat_ids {
         q = q.bind(id.clone());
@@ -120,6 +151,7 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM seat_claims WHERE kind = 'hold' AND expires_at <= $1 AND seat_id IN ({ids})"
     )))
+    .persistent(false)
     .bind(now);
     for id in &seat_ids {
         q = q.bind(id.clone());
@@ -128,7 +160,8 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
     let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
         "SELECT seat_id FROM seat_claims WHERE seat_id IN ({})",
         placeholders(1, seat_ids.len())
-    )));
+    )))
+    .persistent(false);
     for id in &seat_ids {
         q = q.bind(id.clone());
     }
@@ -168,7 +201,9 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
         .execute(&mut *tx)
         .await;
         match claimed {
-            Err(err) if is_unique_violation(&err) => return Err(seat_taken(std::slice::from_ref(&seat.id))),
+            Err(err) if is_unique_violation(&err) => {
+                return Err(seat_taken(std::slice::from_ref(&seat.id)));
+            }
             other => other?,
         };
         sqlx::query(
@@ -195,13 +230,17 @@ pub async fn reserve(db: &Db, types: &[TicketTypeRow], req: SeatRequest, now: Mi
         });
     }
     tx.commit().await?;
-    metrics::counter!("nextkt_reservations_total", "outcome" => "seats_held").increment(reserved.len() as u64);
+    metrics::counter!("nextkt_reservations_total", "outcome" => "seats_held")
+        .increment(reserved.len() as u64);
     Ok(reserved)
 }
 
 fn seat_taken(seats: &[String]) -> ApiError {
     metrics::counter!("nextkt_reservations_total", "outcome" => "seat_taken").increment(1);
-    ApiError::conflict("seat_taken", format!("already held or sold: {}", seats.join(", ")))
+    ApiError::conflict(
+        "seat_taken",
+        format!("already held or sold: {}", seats.join(", ")),
+    )
 }
 
 /// Live quantities of a cart per ticket type, and in all.
@@ -211,7 +250,7 @@ async fn cart_lines(
     now: Millis,
 ) -> Result<(HashMap<String, i64>, i64), sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT ticket_type_id, COALESCE(SUM(quantity), 0) FROM holds WHERE cart_id = $1 \
+        "SELECT ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE cart_id = $1 \
          AND status = 'active' AND expires_at > $2 GROUP BY ticket_type_id",
     )
     .bind(cart_id.to_string())

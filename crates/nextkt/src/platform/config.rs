@@ -82,7 +82,11 @@ pub struct ServeConfig {
     /// Measurement only: accept `X-Reservation-Path: baseline`, which reserves through a
     /// deliberately naive path (one locking transaction per request) so the benchmark can
     /// compare. Never enable in production.
-    #[arg(long, env = "NEXTKT_ENABLE_BASELINE_RESERVATIONS", default_value_t = false)]
+    #[arg(
+        long,
+        env = "NEXTKT_ENABLE_BASELINE_RESERVATIONS",
+        default_value_t = false
+    )]
     pub enable_baseline_reservations: bool,
 
     /// Run the hold sweeper and the inventory auditor in this process.

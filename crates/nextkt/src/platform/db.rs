@@ -79,6 +79,8 @@ impl Db {
             .with_context(|| format!("parsing database URL {}", redact(&url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // Keep the whole pool open: a burst must not wait for connections to be made.
+            .min_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -106,6 +108,20 @@ impl Db {
             .run(&self.pool)
             .await
             .context("applying database migrations")
+    }
+
+    /// Opens every pooled connection now, so the first burst of traffic does not pay for it.
+    pub async fn warm_up(&self) {
+        let mut held = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            match self.pool.acquire().await {
+                Ok(conn) => held.push(conn),
+                Err(err) => {
+                    tracing::warn!(error = %err, "warming the database pool");
+                    break;
+                }
+            }
+        }
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at once

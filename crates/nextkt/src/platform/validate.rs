@@ -112,8 +112,12 @@ pub fn http_url(field: &str, value: &str) -> Result<String, ApiError> {
 
 /// An RFC 3339 instant, as milliseconds.
 pub fn instant(field: &str, value: &str) -> Result<i64, ApiError> {
-    super::clock::parse_rfc3339(value)
-        .ok_or_else(|| ApiError::invalid(field, "must be an RFC 3339 time such as 2027-01-31T19:00:00+07:00"))
+    super::clock::parse_rfc3339(value).ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            "must be an RFC 3339 time such as 2027-01-31T19:00:00+07:00",
+        )
+    })
 }
 
 pub fn opt_instant(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
@@ -125,7 +129,10 @@ pub fn range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiErro
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid(field, format!("must be between {min} and {max}")))
+        Err(ApiError::invalid(
+            field,
+            format!("must be between {min} and {max}"),
+        ))
     }
 }
 
@@ -140,18 +147,27 @@ pub fn localized(
     let mut out = std::collections::BTreeMap::new();
     for (lang, text) in value {
         if !LOCALES.contains(&lang.as_str()) {
-            return Err(ApiError::invalid(field, format!("language {lang:?} is not one of en, id")));
+            return Err(ApiError::invalid(
+                field,
+                format!("language {lang:?} is not one of en, id"),
+            ));
         }
         let text = text.trim();
         if text.chars().count() > max {
-            return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+            return Err(ApiError::invalid(
+                field,
+                format!("must be at most {max} characters"),
+            ));
         }
         if !text.is_empty() {
             out.insert(lang.clone(), text.to_string());
         }
     }
     if required && out.is_empty() {
-        return Err(ApiError::invalid(field, "give the text in at least one of en, id"));
+        return Err(ApiError::invalid(
+            field,
+            "give the text in at least one of en, id",
+        ));
     }
     Ok(out)
 }

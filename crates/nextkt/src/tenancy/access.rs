@@ -144,7 +144,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         } else {
             return Err(invalid_credentials());
         };
-        let key = super::api_keys::authenticate(state, token, "admin", now).await?;
+        let (key, _) = super::api_keys::authenticate(state, token, "admin", now).await?;
         let role = key
             .role
             .as_deref()

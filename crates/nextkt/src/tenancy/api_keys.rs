@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::access::{Actor, AdminAccess, Mode, invalid_credentials, suspended};
 use super::audit::{self, Change};
+use super::organizations::OrganizationRow;
 use super::roles::{Permission, Role};
 use crate::app::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, parse_rfc3339, rfc3339};
@@ -75,30 +76,45 @@ const KEY_COLUMNS: &str = "k.id, k.organization_id, k.kind, k.mode, k.name, k.pr
 /// write on every request.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
-/// Resolves a presented key of `kind`, or 401 (unknown, revoked, expired) / 403 (suspended
-/// organization).
+/// Resolves a presented key of `kind` with its organization, in one query: 401 when the
+/// key is unknown, revoked or expired, 403 when its organization is suspended.
 pub async fn authenticate(
     state: &AppState,
     secret: &str,
     kind: &str,
     now: Millis,
-) -> ApiResult<KeyRow> {
+) -> ApiResult<(KeyRow, OrganizationRow)> {
     #[derive(sqlx::FromRow)]
     struct Found {
         #[sqlx(flatten)]
         key: KeyRow,
-        suspended_at: Option<i64>,
+        org_name: String,
+        org_currency: String,
+        org_timezone: String,
+        org_locale: String,
+        org_support_email: Option<String>,
+        org_website: Option<String>,
+        org_partner_id: Option<String>,
+        org_external_ref: Option<String>,
+        org_created_at: i64,
+        org_updated_at: i64,
+        org_suspended_at: Option<i64>,
     }
     let found: Option<Found> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {KEY_COLUMNS}, o.suspended_at FROM api_keys k \
-         JOIN organizations o ON o.id = k.organization_id WHERE k.secret_hash = $1"
+        "SELECT {KEY_COLUMNS}, o.name AS org_name, o.currency AS org_currency, \
+         o.timezone AS org_timezone, o.locale AS org_locale, o.support_email AS org_support_email, \
+         o.website AS org_website, o.partner_id AS org_partner_id, o.external_ref AS org_external_ref, \
+         o.created_at AS org_created_at, o.updated_at AS org_updated_at, \
+         o.suspended_at AS org_suspended_at \
+         FROM api_keys k JOIN organizations o ON o.id = k.organization_id WHERE k.secret_hash = $1"
     )))
     .bind(token_hash(secret))
     .fetch_optional(&state.db.pool)
     .await?;
-    let Some(Found { key, suspended_at }) = found else {
+    let Some(found) = found else {
         return Err(invalid_credentials());
     };
+    let key = found.key;
     if key.kind != kind || key.revoked_at.is_some() {
         return Err(invalid_credentials());
     }
@@ -108,7 +124,7 @@ pub async fn authenticate(
             "the key has expired",
         ));
     }
-    if suspended_at.is_some() {
+    if found.org_suspended_at.is_some() {
         return Err(suspended());
     }
     if key
@@ -121,7 +137,21 @@ pub async fn authenticate(
             .execute(&state.db.pool)
             .await?;
     }
-    Ok(key)
+    let org = OrganizationRow {
+        id: key.organization_id.clone(),
+        name: found.org_name,
+        currency: found.org_currency,
+        timezone: found.org_timezone,
+        locale: found.org_locale,
+        support_email: found.org_support_email,
+        website: found.org_website,
+        partner_id: found.org_partner_id,
+        external_ref: found.org_external_ref,
+        created_at: found.org_created_at,
+        updated_at: found.org_updated_at,
+        suspended_at: None,
+    };
+    Ok((key, org))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,0 +1,35 @@
+//! `nextkt-bench`: load generation against a running Nextkt, and the checks that come after.
+//!
+//! `onsale` sends reservation requests at a fixed arrival rate (open loop: each request has
+//! an intended send time, and latency is measured from that time, so a stalled server
+//! cannot hide its stalls by slowing the sender), then audits the inventory.
+
+mod onsale;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "nextkt-bench",
+    about = "Load generator and invariant checks for Nextkt"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// An on-sale rush: many buyers reserving one general-admission ticket type.
+    Onsale(onsale::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Onsale(args) => runtime.block_on(onsale::run(args)),
+    }
+}
