@@ -372,3 +372,85 @@ impl TestApp {
             .expect("count")
     }
 }
+
+/// An event with one general-admission ticket type, published.
+pub struct GaEvent {
+    pub event_id: String,
+    pub ticket_type_id: String,
+}
+
+impl TestApp {
+    /// Creates and publishes an event with one GA ticket type of `capacity`; `event` and
+    /// `ticket_type` add or override fields of the defaults.
+    pub async fn ga_event(
+        &self,
+        owner: &Operator,
+        capacity: i64,
+        event: Value,
+        ticket_type: Value,
+    ) -> GaEvent {
+        let auth = Auth::bearer(&owner.token);
+        let mut body = json!({
+            "title": { "en": "Java Jazz", "id": "Java Jazz" },
+            "starts_at": "2030-03-01T19:00:00+07:00",
+            "ends_at": "2030-03-01T23:00:00+07:00",
+            "venue": { "name": "JIExpo", "city": "Jakarta" },
+        });
+        merge(&mut body, event);
+        let event = self.post("/admin/events", &auth, body).await.expect(201);
+        let event_id = event["id"].as_str().unwrap().to_string();
+        let mut tt = json!({ "name": "GA", "price": 500000, "capacity": capacity });
+        merge(&mut tt, ticket_type);
+        let tt = self
+            .post(&format!("/admin/events/{event_id}/ticket-types"), &auth, tt)
+            .await
+            .expect(201);
+        self.post(
+            &format!("/admin/events/{event_id}/publish"),
+            &auth,
+            json!({}),
+        )
+        .await
+        .expect(200);
+        GaEvent {
+            event_id,
+            ticket_type_id: tt["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Adds to a cart as a storefront of `org_id` (internal key); `cart_token` None starts a cart.
+    pub async fn add_to_cart(&self, org_id: &str, cart_token: Option<&str>, body: Value) -> Resp {
+        let mut headers = vec![
+            ("x-internal-api-key".to_string(), INTERNAL_KEY.to_string()),
+            ("x-tenant".to_string(), org_id.to_string()),
+        ];
+        if let Some(token) = cart_token {
+            headers.push(("x-cart-token".into(), token.into()));
+        }
+        self.post("/consumer/cart/items", &Auth::Headers(headers), body)
+            .await
+    }
+
+    pub fn cart_auth(org_id: &str, cart_token: &str) -> Auth {
+        Auth::Headers(vec![
+            ("x-internal-api-key".into(), INTERNAL_KEY.into()),
+            ("x-tenant".into(), org_id.into()),
+            ("x-cart-token".into(), cart_token.into()),
+        ])
+    }
+
+    /// The organization's inventory audit through the API.
+    pub async fn audit(&self, owner: &Operator) -> Value {
+        self.get("/admin/inventory/audit", &Auth::bearer(&owner.token))
+            .await
+            .expect(200)
+    }
+}
+
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        for (k, v) in extra {
+            base.insert(k, v);
+        }
+    }
+}

@@ -4,7 +4,10 @@ mod helpers;
 
 mod api_keys;
 mod buyers;
+mod cart;
+mod catalog;
 mod cli;
+mod concurrency;
 mod idempotency;
 mod input;
 mod isolation;
