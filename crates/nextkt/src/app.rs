@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::buyers::accounts as buyer_accounts;
+use crate::buyers::credential_cache::CredentialCache;
 use crate::catalog::{events, seating, storefront, ticket_types};
 use crate::commerce::cart;
 use crate::inventory::jobs as inventory_jobs;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub auth_limits: Arc<AuthLimits>,
     pub metrics: PrometheusHandle,
     pub reserver: Arc<Reserver>,
+    pub credential_cache: Arc<CredentialCache>,
 }
 
 impl AppState {
@@ -326,6 +328,7 @@ impl Application {
         let state = AppState {
             auth_limits: AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_account),
             reserver: Reserver::new(db.clone(), clock.clone()),
+            credential_cache: Arc::new(CredentialCache::default()),
             db,
             config: Arc::new(config),
             clock,

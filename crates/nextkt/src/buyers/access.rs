@@ -72,9 +72,19 @@ impl FromRequestParts<AppState> for StorefrontAccess {
             return Err(invalid_credentials());
         }
         let now = state.clock.now_ms();
-        let (key, org) = api_keys::authenticate(state, key, "storefront", now).await?;
+        let cache_key = format!("key:{}", token_hash(key));
+        let org = match state.credential_cache.get(&cache_key, now) {
+            Some(org) => org,
+            None => {
+                let (key, org) = api_keys::authenticate(state, key, "storefront", now).await?;
+                state
+                    .credential_cache
+                    .put(cache_key, org.clone(), key.expires_at);
+                org
+            }
+        };
         if let Some(tenant) = header(parts, TENANT_HEADER)
-            && tenant != key.organization_id
+            && tenant != org.id
         {
             // A storefront key speaks for its own organization only.
             return Err(ApiError::not_found("organization"));

@@ -3,3 +3,4 @@
 
 pub mod access;
 pub mod accounts;
+pub mod credential_cache;

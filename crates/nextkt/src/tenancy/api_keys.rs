@@ -487,6 +487,7 @@ async fn revoke_for(
     let mut tx = state.db.begin().await?;
     revoke_in(&mut tx, &access.org_id, key_id, kind, &access.actor, now).await?;
     tx.commit().await?;
+    state.credential_cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

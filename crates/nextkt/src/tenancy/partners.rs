@@ -416,6 +416,7 @@ async fn set_suspended(
     let mut tx = state.db.begin().await?;
     organizations::set_suspended(&mut tx, org_id, suspended, &partner.actor(), now).await?;
     tx.commit().await?;
+    state.credential_cache.clear();
     Ok(ApiJson(owned(state, partner, org_id).await?.into()))
 }
 

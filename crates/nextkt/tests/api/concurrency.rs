@@ -11,6 +11,7 @@ use crate::helpers::{Auth, INTERNAL_KEY, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
+    the_auditor_reports_broken_data,
     a_rush_on_a_scarce_ticket_type,
     a_rush_on_a_block_of_seats,
     two_server_processes_share_one_database,
@@ -254,4 +255,56 @@ async fn two_server_processes_share_one_database(app: TestApp) {
     assert_eq!(report["duplicate_claims"], 0);
     assert_eq!(report["drift"], 0);
     assert_eq!(report["live_held"], 100);
+}
+
+async fn the_auditor_reports_broken_data(app: TestApp) {
+    let owner = app.signup("owner@example.com").await;
+    let ev = app.ga_event(&owner, 5, json!({}), json!({})).await;
+    app.add_to_cart(
+        &owner.org_id,
+        None,
+        json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id, "quantity": 4 }),
+    )
+    .await
+    .expect(201);
+    let audit = app.audit(&owner).await;
+    assert_eq!(
+        (audit["oversold"].as_i64(), audit["drift"].as_i64()),
+        (Some(0), Some(0))
+    );
+    let metrics = app.get("/metrics", &Auth::None).await.expect(200);
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("nextkt_reservations_total")
+    );
+
+    // Break the data behind the server's back: the counter drifts and the pool is oversold.
+    sqlx::query(
+        "UPDATE inventory_pools SET held = held + 1, capacity = 3 WHERE ticket_type_id = $1",
+    )
+    .bind(ev.ticket_type_id.clone())
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    let audit = app.audit(&owner).await;
+    assert_eq!(audit["oversold"], 1);
+    assert_eq!(audit["drift"], 1);
+    let url = app.state.config.database.database_url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_nextkt"))
+            .args(["audit", "--database-url", &url])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        !output.status.success(),
+        "nextkt audit fails on an oversold pool"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let report: Value = serde_json::from_str(stdout.trim_end().lines().last().unwrap()).unwrap();
+    assert_eq!(report["oversold"], 1);
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A short on-sale run against each database, for CI: asserts the correctness figures
+# (nothing oversold, no seat claimed twice, no counter drift, no errors), never throughput.
+#   crates/bench/smoke.sh TARGET_DIR POSTGRES_ADMIN_URL
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=$1/debug
+PG_ADMIN=$2
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PORT=18790
+URL=http://127.0.0.1:$PORT
+
+check() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+label, line = sys.argv[1], sys.argv[2]
+r = json.loads(line)
+bad = {k: r[k] for k in ("oversold", "duplicate_claims", "drift", "errors") if r[k] != 0}
+if bad or r["units_held"] > r["capacity"] or r["holds_ok"] == 0:
+    sys.exit(f"{label}: invariant broken or nothing held: {line}")
+print(f"{label}: ok ({r['holds_ok']} holds, {r['sold_out']} sold out, p99 {r['p99_ms']} ms)")
+PY
+}
+
+for db in sqlite postgres; do
+  case $db in
+    sqlite) url="sqlite://$WORK/smoke.db" ;;
+    postgres)
+      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS nextkt_smoke" -c "CREATE DATABASE nextkt_smoke" >/dev/null
+      url="${PG_ADMIN%/*}/nextkt_smoke" ;;
+  esac
+  NEXTKT_LOG=warn "$BIN/nextkt" serve --listen "127.0.0.1:$PORT" --database-url "$url" --auth-rate-per-ip 10000 &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+  line=$("$BIN/nextkt-bench" onsale --url "$URL" --setup --capacity 300 --buyers 50 --rate 400 \
+    --duration 3 --max-per-order 3 --abandon-share 0.2 2>/dev/null | tail -n1)
+  check "$db" "$line"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  "$BIN/nextkt" audit --database-url "$url" >/dev/null
+done
