@@ -25,7 +25,7 @@ fresh_database() {
   case $1 in
     sqlite) rm -f "$WORK"/bench.db*; echo "sqlite://$WORK/bench.db" ;;
     postgres)
-      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS nextkt_bench" -c "CREATE DATABASE nextkt_bench" >/dev/null
+      PGOPTIONS="--client-min-messages=warning" psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS nextkt_bench" -c "CREATE DATABASE nextkt_bench" >/dev/null
       echo "$PG_BENCH" ;;
   esac
 }

@@ -27,7 +27,7 @@ for db in sqlite postgres; do
   case $db in
     sqlite) url="sqlite://$WORK/smoke.db" ;;
     postgres)
-      psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS nextkt_smoke" -c "CREATE DATABASE nextkt_smoke" >/dev/null
+      PGOPTIONS="--client-min-messages=warning" psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS nextkt_smoke" -c "CREATE DATABASE nextkt_smoke" >/dev/null
       url="${PG_ADMIN%/*}/nextkt_smoke" ;;
   esac
   NEXTKT_LOG=warn "$BIN/nextkt" serve --listen "127.0.0.1:$PORT" --database-url "$url" --auth-rate-per-ip 10000 &

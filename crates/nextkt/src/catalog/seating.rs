@@ -11,7 +11,7 @@ use super::events;
 use super::ticket_types;
 use crate::app::AppState;
 use crate::platform::clock::Millis;
-use crate::platform::db::Db;
+use crate::platform::db::{Db, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
@@ -229,27 +229,10 @@ pub async fn create_section(
     .await?;
     let mut seats = Vec::with_capacity(positions.len());
     for (chunk_index, chunk) in positions.chunks(400).enumerate() {
-        const COLS: usize = 8;
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * COLS;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 0, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO seats (id, organization_id, event_id, section_id, row_label, seat_number, \
              ticket_type_id, blocked, sort_order) VALUES {}",
-            values.join(", ")
+            placeholder_rows(chunk.len(), 9)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for (i, (row, number)) in chunk.iter().enumerate() {
@@ -262,6 +245,7 @@ pub async fn create_section(
                 .bind(row.clone())
                 .bind(number.clone())
                 .bind(tt.id.clone())
+                .bind(0i64)
                 .bind((chunk_index * 400 + i) as i64);
             seats.push(Seat {
                 id,
@@ -372,10 +356,7 @@ pub async fn update_seats(
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     events::find_in(&state.db, &mut tx, &access.org_id, &event_id).await?;
-    let list = (2..ids.len() + 2)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = placeholder_list(2, ids.len());
     let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM seats WHERE event_id = $1 AND id IN ({list})"
     )))

@@ -15,7 +15,7 @@ use super::pools;
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
 use crate::platform::clock::{Millis, SharedClock};
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::{Db, Tx, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 
@@ -144,13 +144,6 @@ pub fn check_limits(
         ));
     }
     Ok(())
-}
-
-fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// How a decision learns what is left.
@@ -291,7 +284,7 @@ async fn decide_inner(
         // limits per order stay exact across ticket types.
         let lock_sql = format!(
             "SELECT id FROM carts WHERE id IN ({}) ORDER BY id{}",
-            placeholders(1, ids.len()),
+            placeholder_list(1, ids.len()),
             db.for_update()
         );
         let mut q =
@@ -304,7 +297,7 @@ async fn decide_inner(
             "SELECT cart_id, ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
              WHERE cart_id IN ({}) AND status = 'active' AND expires_at > ${} \
              GROUP BY cart_id, ticket_type_id",
-            placeholders(1, ids.len()),
+            placeholder_list(1, ids.len()),
             ids.len() + 1
         );
         let mut q =
@@ -328,7 +321,7 @@ async fn decide_inner(
         let sql = format!(
             "SELECT buyer_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE event_id = $1 \
              AND buyer_id IN ({}) AND status = 'active' AND expires_at > ${} GROUP BY buyer_id",
-            placeholders(2, buyers.len()),
+            placeholder_list(2, buyers.len()),
             buyers.len() + 2
         );
         let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql))
@@ -470,19 +463,10 @@ async fn insert_carts(
     carts: &[(&GaRequest, &str, &str)],
     now: Millis,
 ) -> Result<(), sqlx::Error> {
-    const COLS: usize = 6;
-    let values: Vec<String> = (0..carts.len())
-        .map(|i| {
-            format!(
-                "({}, ${})",
-                placeholders(i * COLS + 1, COLS),
-                i * COLS + COLS
-            )
-        })
-        .collect();
     let sql = format!(
-        "INSERT INTO carts (id, organization_id, event_id, token_hash, buyer_id, created_at, updated_at) VALUES {}",
-        values.join(", ")
+        "INSERT INTO carts (id, organization_id, event_id, token_hash, buyer_id, created_at, \
+         updated_at) VALUES {}",
+        placeholder_rows(carts.len(), 7)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for (req, id, token_hash) in carts {
@@ -492,6 +476,7 @@ async fn insert_carts(
             .bind(req.event_id.clone())
             .bind(token_hash.to_string())
             .bind(req.buyer_id.clone())
+            .bind(now)
             .bind(now);
     }
     q.execute(&mut **tx).await?;
@@ -504,29 +489,10 @@ async fn insert_holds(
     expires_at: Millis,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
-    const COLS: usize = 9;
-    let values: Vec<String> = (0..holds.len())
-        .map(|i| {
-            let b = i * COLS;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, NULL, ${}, 'active', ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 9
-            )
-        })
-        .collect();
     let sql = format!(
-        "INSERT INTO holds (id, organization_id, event_id, cart_id, buyer_id, ticket_type_id, seat_id, \
-         quantity, status, expires_at, created_at, updated_at) VALUES {}",
-        values.join(", ")
+        "INSERT INTO holds (id, organization_id, event_id, cart_id, buyer_id, ticket_type_id, \
+         seat_id, quantity, status, expires_at, created_at, updated_at) VALUES {}",
+        placeholder_rows(holds.len(), 12)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for (req, id) in holds {
@@ -537,8 +503,11 @@ async fn insert_holds(
             .bind(req.cart.id().to_string())
             .bind(req.buyer_id.clone())
             .bind(req.ticket_type_id.clone())
+            .bind(None::<String>)
             .bind(req.quantity)
+            .bind("active")
             .bind(expires_at)
+            .bind(now)
             .bind(now);
     }
     q.execute(&mut **tx).await?;

@@ -9,7 +9,7 @@ use super::reserve::{CartRef, Reserved, Terms, check_limits};
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::TicketTypeRow;
 use crate::platform::clock::Millis;
-use crate::platform::db::Db;
+use crate::platform::db::{Db, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
 use crate::platform::ids::new_id;
 
@@ -29,13 +29,6 @@ struct SeatRow {
     id: String,
     ticket_type_id: String,
     blocked: i64,
-}
-
-fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub async fn reserve(
@@ -63,7 +56,7 @@ pub async fn reserve(
     let mut tx = db.begin().await?;
     let sql = format!(
         "SELECT id, ticket_type_id, blocked FROM seats WHERE event_id = $1 AND id IN ({})",
-        placeholders(2, seat_ids.len())
+        placeholder_list(2, seat_ids.len())
     );
     let mut q = sqlx::query_as::<_, SeatRow>(sqlx::AssertSqlSafe(sql))
         .persistent(false)
@@ -137,7 +130,7 @@ pub async fn reserve(
     }
 
     // Expired claims of these seats go first; then any claim left is someone else's.
-    let ids = placeholders(2, seat_ids.len());
+    let ids = placeholder_list(2, seat_ids.len());
     let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE holds SET status = 'expired', updated_at = $1 WHERE status = 'active' AND expires_at <= $1 \
          AND seat_id IN ({ids})"
@@ -159,7 +152,7 @@ pub async fn reserve(
     q.execute(&mut *tx).await?;
     let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
         "SELECT seat_id FROM seat_claims WHERE seat_id IN ({})",
-        placeholders(1, seat_ids.len())
+        placeholder_list(1, seat_ids.len())
     )))
     .persistent(false);
     for id in &seat_ids {

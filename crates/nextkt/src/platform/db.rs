@@ -148,8 +148,30 @@ impl Db {
     }
 }
 
+/// `$start, $start+1, ...`: `count` numbered placeholders, for `IN (...)` lists.
+pub fn placeholder_list(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2), ($3, $4), ...`: `rows` tuples of `cols` placeholders, for multi-row inserts.
+pub fn placeholder_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholder_list(row * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn placeholders() {
+        assert_eq!(super::placeholder_list(2, 3), "$2, $3, $4");
+        assert_eq!(super::placeholder_rows(2, 2), "($1, $2), ($3, $4)");
+    }
+
     use super::*;
 
     #[test]
