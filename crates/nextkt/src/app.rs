@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::buyers::accounts as buyer_accounts;
 use crate::buyers::credential_cache::CredentialCache;
 use crate::catalog::{events, seating, storefront, ticket_types};
-use crate::commerce::cart;
+use crate::commerce::{cart, discounts, fees};
 use crate::inventory::jobs as inventory_jobs;
 use crate::inventory::reserve::Reserver;
 use crate::platform::clock::{SharedClock, SystemClock};
@@ -71,6 +71,7 @@ impl AppState {
         (name = "seating", description = "Sections, seats and venue-map hotspots"),
         (name = "storefront", description = "The consumer catalog: events, inventory, live availability"),
         (name = "cart", description = "Holds: the oversell-proof reservation of tickets and seats"),
+        (name = "discounts", description = "Discount codes"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -182,6 +183,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cart::add))
         .routes(routes!(cart::change, cart::remove))
         .routes(routes!(cart::extend))
+        .routes(routes!(cart::apply_discount, cart::remove_discount))
+        .routes(routes!(discounts::list, discounts::create))
+        .routes(routes!(discounts::get, discounts::update))
+        .routes(routes!(fees::show))
+        .routes(routes!(
+            fees::set_for_organization,
+            fees::clear_for_organization
+        ))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
 }

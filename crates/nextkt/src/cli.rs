@@ -38,6 +38,31 @@ pub enum PartnerCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Set a partner's platform-fee deal (what its organizations pay unless they have their
+    /// own), or clear it so the platform default applies.
+    Fee {
+        /// The partner's id (printed by `partner create`).
+        partner_id: String,
+        /// Fixed part per ticket, minor units of --currency.
+        #[arg(long, default_value_t = 0)]
+        fixed: i64,
+        /// Percentage of the ticket price, basis points (250 = 2.5 %).
+        #[arg(long, default_value_t = 0)]
+        bps: i64,
+        /// Least fee per paid ticket.
+        #[arg(long, default_value_t = 0)]
+        min: i64,
+        /// Most fee per ticket.
+        #[arg(long)]
+        max: Option<i64>,
+        #[arg(long, default_value = "IDR")]
+        currency: String,
+        /// Remove the partner's deal instead.
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 pub fn init_logging(format: LogFormat) {
@@ -88,6 +113,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if report.oversold != 0 || report.duplicate_claims != 0 {
                 anyhow::bail!("inventory invariant broken");
             }
+            Ok(())
+        }
+        Command::Partner(PartnerCommand::Fee {
+            partner_id,
+            fixed,
+            bps,
+            min,
+            max,
+            currency,
+            clear,
+            database,
+        }) => {
+            let db = Db::connect(&database.database_url, 2).await?;
+            db.migrate().await?;
+            let deal = crate::commerce::fees::FeeDeal {
+                fixed,
+                bps,
+                min,
+                max,
+                currency,
+            };
+            if !clear {
+                deal.validate().map_err(|e| {
+                    anyhow::anyhow!("{}: {}", e.field.unwrap_or_default(), e.detail)
+                })?;
+            }
+            crate::commerce::fees::set_partner_deal(&db, &partner_id, (!clear).then_some(&deal))
+                .await?;
+            println!(
+                "{}",
+                if clear {
+                    "partner fee deal cleared".to_string()
+                } else {
+                    serde_json::to_string(&deal)?
+                }
+            );
             Ok(())
         }
         Command::Partner(PartnerCommand::Create { name, database }) => {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::commerce::pricing::FeePayer;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult, Problem};
@@ -113,12 +114,13 @@ pub struct EventRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub published_at: Option<i64>,
+    pub fee_payer: String,
 }
 
 pub const EVENT_COLUMNS: &str = "id, organization_id, title_json, description_json, starts_at, \
     ends_at, timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
     sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
-    hold_extension_seconds, map_image_ref, created_at, updated_at, published_at";
+    hold_extension_seconds, map_image_ref, created_at, updated_at, published_at, fee_payer";
 
 impl EventRow {
     pub fn mode(&self) -> Mode {
@@ -127,6 +129,10 @@ impl EventRow {
 
     pub fn visibility(&self) -> Visibility {
         parse_enum(&self.visibility).unwrap_or(Visibility::Private)
+    }
+
+    pub fn fee_payer(&self) -> FeePayer {
+        parse_enum(&self.fee_payer).unwrap_or(FeePayer::Buyer)
     }
 
     pub fn title(&self) -> BTreeMap<String, String> {
@@ -181,6 +187,8 @@ pub struct Event {
     /// How much longer a buyer may extend a cart, once (0: no extension).
     pub hold_extension_minutes: i64,
     pub map_image_ref: Option<String>,
+    /// Who pays the platform fee: `buyer` (added to the total) or `organizer`.
+    pub fee_payer: FeePayer,
     pub created_at: String,
     pub updated_at: String,
     pub published_at: Option<String>,
@@ -198,6 +206,7 @@ impl From<EventRow> for Event {
             artist_ids: serde_json::from_str(&row.artist_ids_json).unwrap_or_default(),
             visibility: row.visibility(),
             mode: row.mode(),
+            fee_payer: row.fee_payer(),
             id: row.id,
             starts_at: rfc3339(row.starts_at),
             ends_at: rfc3339(row.ends_at),
@@ -271,6 +280,8 @@ pub struct EventInput {
     pub hold_extension_minutes: Option<i64>,
     /// Reference of the venue-map image; `""` clears.
     pub map_image_ref: Option<String>,
+    /// Who pays the platform fee: `buyer` (default) or `organizer`.
+    pub fee_payer: Option<FeePayer>,
 }
 
 fn opt_time(field: &str, value: &str) -> ApiResult<Option<i64>> {
@@ -363,6 +374,13 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     }
     if let Some(m) = input.hold_extension_minutes {
         row.hold_extension_seconds = validate::range("hold_extension_minutes", m, 0, 60)? * 60;
+    }
+    if let Some(payer) = input.fee_payer {
+        row.fee_payer = match payer {
+            FeePayer::Buyer => "buyer",
+            FeePayer::Organizer => "organizer",
+        }
+        .to_string();
     }
     if let Some(map) = &input.map_image_ref {
         row.map_image_ref = if map.is_empty() {
@@ -464,6 +482,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         published_at: None,
+        fee_payer: "buyer".into(),
     };
     apply(&mut row, input)?;
     let mut tx = state.db.begin().await?;
@@ -471,9 +490,9 @@ pub async fn create(
         "INSERT INTO events (id, organization_id, title_json, description_json, starts_at, ends_at, \
          timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
          sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
-         hold_extension_seconds, map_image_ref, search_text, created_at, updated_at) \
+         hold_extension_seconds, map_image_ref, search_text, created_at, updated_at, fee_payer) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $23)",
+         $19, $20, $21, $22, $23, $23, $24)",
     )
     .bind(row.id.clone())
     .bind(row.organization_id.clone())
@@ -498,6 +517,7 @@ pub async fn create(
     .bind(row.map_image_ref.clone())
     .bind(search_text(&row))
     .bind(now)
+    .bind(row.fee_payer.clone())
     .execute(&mut *tx)
     .await?;
     let event: Event = row.into();
@@ -526,7 +546,7 @@ async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
          visibility = $10, access_key = $11, mode = $12, sale_starts_at = $13, sale_ends_at = $14, \
          max_per_order = $15, max_per_buyer = $16, hold_seconds = $17, \
          hold_extension_seconds = $18, map_image_ref = $19, search_text = $20, updated_at = $21, \
-         published_at = $22 WHERE id = $23 AND organization_id = $24",
+         published_at = $22, fee_payer = $25 WHERE id = $23 AND organization_id = $24",
     )
     .bind(row.title_json.clone())
     .bind(row.description_json.clone())
@@ -552,6 +572,7 @@ async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
     .bind(row.published_at)
     .bind(row.id.clone())
     .bind(row.organization_id.clone())
+    .bind(row.fee_payer.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

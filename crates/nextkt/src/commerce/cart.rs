@@ -8,6 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::discounts::{self, CartLine, DiscountKind};
+use super::fees;
+use super::pricing::{self, FeePayer, LineInput, Quote, QuoteInput};
 use crate::app::AppState;
 use crate::buyers::access::MaybeBuyer;
 use crate::catalog::events::{self, EventRow};
@@ -34,6 +37,7 @@ struct CartRow {
     event_id: String,
     buyer_id: Option<String>,
     extended_at: Option<i64>,
+    discount_id: Option<String>,
 }
 
 /// The cart named by `X-Cart-Token`, if it belongs to this storefront and caller; 404 if not.
@@ -46,7 +50,8 @@ async fn cart_of(
         return Ok(None);
     };
     let row: Option<CartRow> = sqlx::query_as(
-        "SELECT id, event_id, buyer_id, extended_at FROM carts WHERE token_hash = $1 AND organization_id = $2",
+        "SELECT id, event_id, buyer_id, extended_at, discount_id FROM carts \
+         WHERE token_hash = $1 AND organization_id = $2",
     )
     .bind(token_hash(token.trim()))
     .bind(caller.org.id.clone())
@@ -272,14 +277,29 @@ pub struct CartItem {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct AppliedDiscount {
+    pub code: String,
+    pub kind: DiscountKind,
+    pub value: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Cart {
     pub id: String,
     pub event_id: String,
     pub items: Vec<CartItem>,
     pub total_quantity: i64,
-    /// Sum of unit prices (fees, discounts and totals come with checkout).
+    /// Sum of the items' prices.
     pub subtotal: i64,
     pub currency: Option<String>,
+    /// The code applied to this cart, while it still applies.
+    pub discount: Option<AppliedDiscount>,
+    /// Why the applied code no longer applies (it is left out of the price).
+    pub discount_problem: Option<String>,
+    /// The full price: per ticket type, the discount, tax, the platform fee and the total.
+    pub pricing: Quote,
+    /// Who pays the platform fee for this event.
+    pub fee_payer: FeePayer,
     /// When the first item lapses.
     pub expires_at: Option<String>,
     pub extended: bool,
@@ -320,12 +340,26 @@ async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart>
             }
         })
         .collect();
+    let priced = price(
+        state,
+        org_id,
+        &event,
+        &types,
+        &live,
+        cart.discount_id.as_deref(),
+        now,
+    )
+    .await?;
     Ok(Cart {
         id: cart.id.clone(),
         event_id: cart.event_id.clone(),
         total_quantity: items.iter().map(|i| i.quantity).sum(),
         subtotal: items.iter().map(|i| i.quantity * i.unit_price).sum(),
         currency: items.first().map(|i| i.currency.clone()),
+        discount: priced.discount,
+        discount_problem: priced.discount_problem,
+        pricing: priced.quote,
+        fee_payer: event.fee_payer(),
         expires_at: live.iter().map(|h| h.expires_at).min().map(rfc3339),
         extended: cart.extended_at.is_some(),
         can_extend: cart.extended_at.is_none()
@@ -459,4 +493,179 @@ pub async fn extend(
     .await?;
     let cart = require_cart(&state, &headers, &caller).await?;
     Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
+}
+
+struct Priced {
+    quote: Quote,
+    discount: Option<AppliedDiscount>,
+    discount_problem: Option<String>,
+}
+
+/// Prices a cart's live holds: one line per ticket type, the cart's discount if it still
+/// applies, the organization's tax and the platform fee deal that applies to it.
+async fn price(
+    state: &AppState,
+    org_id: &str,
+    event: &EventRow,
+    types: &[ticket_types::TicketTypeRow],
+    live: &[HoldRow],
+    discount_id: Option<&str>,
+    now: Millis,
+) -> ApiResult<Priced> {
+    let org = crate::tenancy::organizations::find(&state.db, org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    // One line per ticket type, in the event's order.
+    let lines: Vec<(&ticket_types::TicketTypeRow, i64)> = types
+        .iter()
+        .map(|t| {
+            (
+                t,
+                live.iter()
+                    .filter(|h| h.ticket_type_id == t.id)
+                    .map(|h| h.quantity)
+                    .sum::<i64>(),
+            )
+        })
+        .filter(|(_, q)| *q > 0)
+        .collect();
+    let currency = lines
+        .first()
+        .map(|(t, _)| t.currency.clone())
+        .unwrap_or_else(|| org.currency.clone());
+    let mut discount = None;
+    let mut discount_problem = None;
+    let mut mask = vec![false; lines.len()];
+    let mut rule = None;
+    if let Some(id) = discount_id
+        && let Some(row) = discounts::find(&state.db, org_id, id).await?
+    {
+        let cart_lines: Vec<CartLine<'_>> = lines
+            .iter()
+            .map(|(t, q)| CartLine {
+                event_id: &event.id,
+                ticket_type_id: &t.id,
+                currency: &t.currency,
+                quantity: *q,
+            })
+            .collect();
+        match discounts::eligible_lines(&row, &cart_lines, now) {
+            Ok(eligible) => {
+                mask = eligible;
+                rule = Some(row.rule());
+                discount = Some(AppliedDiscount {
+                    code: row.code.clone(),
+                    kind: row.kind(),
+                    value: row.value,
+                });
+            }
+            Err(err) => discount_problem = Some(err.detail),
+        }
+    }
+    let fee = fees::effective(state, &org).await?;
+    let quote = pricing::quote(&QuoteInput {
+        lines: lines
+            .iter()
+            .zip(&mask)
+            .map(|((t, q), m)| LineInput {
+                unit_price: t.price,
+                quantity: *q,
+                discounted: *m,
+            })
+            .collect(),
+        discount: rule,
+        fee: fee.deal.rule_for(&currency),
+        fee_payer: event.fee_payer(),
+        points: 0,
+        point_value: 0,
+        tax_bps: org.tax_bps,
+    });
+    Ok(Priced {
+        quote,
+        discount,
+        discount_problem,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyDiscount {
+    pub code: String,
+}
+
+/// Apply a discount code to the cart. It is checked now and again whenever the cart is
+/// priced.
+#[utoipa::path(
+    put, path = "/consumer/cart/discount", tag = "cart",
+    params(("x-cart-token" = String, Header)),
+    request_body = ApplyDiscount,
+    responses((status = 200, body = Cart), (status = 404, description = "Unknown code or cart", body = Problem),
+        (status = 422, description = "`discount_not_applicable`, with the reason", body = Problem)),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn apply_discount(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ApplyDiscount>,
+) -> ApiResult<ApiJson<Cart>> {
+    let cart = require_cart(&state, &headers, &caller).await?;
+    let row = discounts::find_by_code(&state.db, &caller.org.id, &body.code)
+        .await?
+        .ok_or_else(|| ApiError::not_found("discount code"))?;
+    let now = state.clock.now_ms();
+    let event = events::find(&state.db, &caller.org.id, &cart.event_id).await?;
+    let types = ticket_types::of_event(&state.db, &cart.event_id).await?;
+    let live = holds::live_of_cart(&state.db, &cart.id, now).await?;
+    let priced = price(
+        &state,
+        &caller.org.id,
+        &event,
+        &types,
+        &live,
+        Some(&row.id),
+        now,
+    )
+    .await?;
+    if let Some(problem) = priced.discount_problem {
+        return Err(ApiError::rule("discount_not_applicable", problem));
+    }
+    set_cart_discount(&state, &cart.id, Some(&row.id), now).await?;
+    let cart = require_cart(&state, &headers, &caller).await?;
+    Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
+}
+
+/// Remove the cart's discount code.
+#[utoipa::path(
+    delete, path = "/consumer/cart/discount", tag = "cart",
+    params(("x-cart-token" = String, Header)),
+    responses((status = 200, body = Cart), (status = 404, body = Problem)),
+    security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
+)]
+pub async fn remove_discount(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+) -> ApiResult<ApiJson<Cart>> {
+    let cart = require_cart(&state, &headers, &caller).await?;
+    set_cart_discount(&state, &cart.id, None, state.clock.now_ms()).await?;
+    let cart = require_cart(&state, &headers, &caller).await?;
+    Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
+}
+
+async fn set_cart_discount(
+    state: &AppState,
+    cart_id: &str,
+    discount_id: Option<&str>,
+    now: Millis,
+) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE carts SET discount_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(discount_id.map(str::to_string))
+        .bind(now)
+        .bind(cart_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -1,3 +1,7 @@
-//! Consumer commerce: the cart (pricing, discounts, checkout and orders come next).
+//! Consumer commerce: the cart, pricing (platform fee, discounts, tax), and (next) checkout
+//! and orders.
 
 pub mod cart;
+pub mod discounts;
+pub mod fees;
+pub mod pricing;

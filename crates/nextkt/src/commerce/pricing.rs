@@ -79,7 +79,12 @@ pub struct FeeRule {
 }
 
 impl FeeRule {
-    pub const NONE: FeeRule = FeeRule { fixed: 0, bps: 0, min: 0, max: None };
+    pub const NONE: FeeRule = FeeRule {
+        fixed: 0,
+        bps: 0,
+        min: 0,
+        max: None,
+    };
 
     /// The fee on one ticket of `unit_price`. Free tickets carry no fee.
     pub fn per_ticket(&self, unit_price: i64) -> i64 {
@@ -152,7 +157,11 @@ pub struct Quote {
 }
 
 pub fn quote(input: &QuoteInput) -> Quote {
-    let subtotals: Vec<i64> = input.lines.iter().map(|l| l.unit_price * l.quantity).collect();
+    let subtotals: Vec<i64> = input
+        .lines
+        .iter()
+        .map(|l| l.unit_price * l.quantity)
+        .collect();
     let eligible: Vec<i64> = input
         .lines
         .iter()
@@ -161,12 +170,19 @@ pub fn quote(input: &QuoteInput) -> Quote {
         .collect();
     let discounts: Vec<i64> = match input.discount {
         None => vec![0; subtotals.len()],
-        Some(DiscountRule::Percent { bps }) => eligible.iter().map(|s| percent_of(*s, bps.clamp(0, BPS))).collect(),
+        Some(DiscountRule::Percent { bps }) => eligible
+            .iter()
+            .map(|s| percent_of(*s, bps.clamp(0, BPS)))
+            .collect(),
         Some(DiscountRule::Fixed { amount }) => {
             allocate(amount.clamp(0, eligible.iter().sum()), &eligible)
         }
     };
-    let after_discount: Vec<i64> = subtotals.iter().zip(&discounts).map(|(s, d)| s - d).collect();
+    let after_discount: Vec<i64> = subtotals
+        .iter()
+        .zip(&discounts)
+        .map(|(s, d)| s - d)
+        .collect();
     let payable: i64 = after_discount.iter().sum();
     let points_used = if input.point_value > 0 {
         input.points.clamp(0, payable / input.point_value)
@@ -182,7 +198,11 @@ pub fn quote(input: &QuoteInput) -> Quote {
         let tax = percent_of(net, input.tax_bps.max(0));
         let fee_per_ticket = input.fee.per_ticket(line.unit_price);
         let fee = fee_per_ticket * line.quantity;
-        let buyer_fee = if input.fee_payer == FeePayer::Buyer { fee } else { 0 };
+        let buyer_fee = if input.fee_payer == FeePayer::Buyer {
+            fee
+        } else {
+            0
+        };
         lines.push(LineQuote {
             unit_price: line.unit_price,
             quantity: line.quantity,
@@ -219,7 +239,11 @@ mod tests {
     use super::*;
 
     fn line(unit_price: i64, quantity: i64) -> LineInput {
-        LineInput { unit_price, quantity, discounted: true }
+        LineInput {
+            unit_price,
+            quantity,
+            discounted: true,
+        }
     }
 
     #[test]
@@ -242,7 +266,12 @@ mod tests {
 
     #[test]
     fn fee_rules() {
-        let fee = FeeRule { fixed: 2_000, bps: 250, min: 5_000, max: Some(25_000) };
+        let fee = FeeRule {
+            fixed: 2_000,
+            bps: 250,
+            min: 5_000,
+            max: Some(25_000),
+        };
         assert_eq!(fee.per_ticket(0), 0);
         assert_eq!(fee.per_ticket(50_000), 5_000); // 2,000 + 1,250 → min 5,000
         assert_eq!(fee.per_ticket(500_000), 14_500); // 2,000 + 12,500
@@ -254,9 +283,21 @@ mod tests {
         // Two GA at Rp 500,000 and one VIP at Rp 1,500,000; 10 % off GA only; 20,000 points
         // worth Rp 1 each; 10 % tax; fee Rp 2,000 + 2.5 % (min 5,000, max 25,000), buyer pays.
         let q = quote(&QuoteInput {
-            lines: vec![line(500_000, 2), LineInput { unit_price: 1_500_000, quantity: 1, discounted: false }],
+            lines: vec![
+                line(500_000, 2),
+                LineInput {
+                    unit_price: 1_500_000,
+                    quantity: 1,
+                    discounted: false,
+                },
+            ],
             discount: Some(DiscountRule::Percent { bps: 1_000 }),
-            fee: FeeRule { fixed: 2_000, bps: 250, min: 5_000, max: Some(25_000) },
+            fee: FeeRule {
+                fixed: 2_000,
+                bps: 250,
+                min: 5_000,
+                max: Some(25_000),
+            },
             fee_payer: FeePayer::Buyer,
             points: 20_000,
             point_value: 1,
@@ -279,7 +320,12 @@ mod tests {
         let q = quote(&QuoteInput {
             lines: vec![line(100_000, 3)],
             discount: None,
-            fee: FeeRule { fixed: 1_000, bps: 0, min: 0, max: None },
+            fee: FeeRule {
+                fixed: 1_000,
+                bps: 0,
+                min: 0,
+                max: None,
+            },
             fee_payer: FeePayer::Organizer,
             points: 0,
             point_value: 0,
@@ -300,5 +346,121 @@ mod tests {
             tax_bps: 1_100,
         });
         assert_eq!((q.discount, q.points_used, q.total), (10_000, 0, 0));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn lines() -> impl Strategy<Value = Vec<LineInput>> {
+            prop::collection::vec(
+                (0i64..5_000_000, 1i64..20, any::<bool>()).prop_map(
+                    |(unit_price, quantity, discounted)| LineInput {
+                        unit_price,
+                        quantity,
+                        discounted,
+                    },
+                ),
+                1..6,
+            )
+        }
+
+        fn discount() -> impl Strategy<Value = Option<DiscountRule>> {
+            prop_oneof![
+                Just(None),
+                (0i64..=BPS).prop_map(|bps| Some(DiscountRule::Percent { bps })),
+                (0i64..50_000_000).prop_map(|amount| Some(DiscountRule::Fixed { amount })),
+            ]
+        }
+
+        fn fee() -> impl Strategy<Value = FeeRule> {
+            (
+                0i64..10_000,
+                0i64..1_000,
+                0i64..20_000,
+                prop::option::of(20_000i64..100_000),
+            )
+                .prop_map(|(fixed, bps, min, max)| FeeRule {
+                    fixed,
+                    bps,
+                    min,
+                    max,
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn allocation_adds_up_and_stays_proportional(total in 0i64..1_000_000_000, weights in prop::collection::vec(0i64..10_000_000, 1..8)) {
+                let parts = allocate(total, &weights);
+                let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+                if sum == 0 {
+                    prop_assert!(parts.iter().all(|p| *p == 0));
+                } else {
+                    prop_assert_eq!(parts.iter().sum::<i64>(), total);
+                    for (part, weight) in parts.iter().zip(&weights) {
+                        // Within one unit of the exact share.
+                        let exact = i128::from(total) * i128::from(*weight);
+                        let scaled = i128::from(*part) * sum;
+                        prop_assert!((scaled - exact).abs() < sum, "part {} weight {}", part, weight);
+                    }
+                }
+            }
+
+            #[test]
+            fn quotes_add_up_against_a_plain_model(
+                lines in lines(),
+                discount in discount(),
+                fee in fee(),
+                organizer_pays in any::<bool>(),
+                points in 0i64..10_000_000,
+                point_value in 0i64..1_000,
+                tax_bps in 0i64..3_000,
+            ) {
+                let fee_payer = if organizer_pays { FeePayer::Organizer } else { FeePayer::Buyer };
+                let input = QuoteInput { lines: lines.clone(), discount, fee, fee_payer, points, point_value, tax_bps };
+                let q = quote(&input);
+
+                // The model: the obvious sums, each rounding checked against exact arithmetic.
+                let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+                prop_assert_eq!(q.subtotal, subtotal);
+                prop_assert!(q.discount >= 0 && q.discount <= subtotal);
+                let eligible: i64 = lines.iter().filter(|l| l.discounted).map(|l| l.unit_price * l.quantity).sum();
+                for (line, lq) in lines.iter().zip(&q.lines) {
+                    prop_assert!(lq.discount <= lq.subtotal);
+                    if !line.discounted {
+                        prop_assert_eq!(lq.discount, 0);
+                    }
+                    if let Some(DiscountRule::Percent { bps }) = discount && line.discounted {
+                        let exact = i128::from(lq.subtotal) * i128::from(bps);
+                        prop_assert!((i128::from(lq.discount) * 10_000 - exact).abs() <= 5_000, "half-up per line");
+                    }
+                    let net = lq.subtotal - lq.discount - lq.points_value;
+                    prop_assert!(net >= 0);
+                    let exact_tax = i128::from(net) * i128::from(tax_bps);
+                    prop_assert!((i128::from(lq.tax) * 10_000 - exact_tax).abs() <= 5_000);
+                    if line.unit_price == 0 {
+                        prop_assert_eq!(lq.fee_per_ticket, 0);
+                    } else {
+                        prop_assert!(lq.fee_per_ticket >= fee.min.min(fee.max.unwrap_or(i64::MAX)));
+                        prop_assert!(lq.fee_per_ticket <= fee.max.unwrap_or(i64::MAX));
+                    }
+                    prop_assert_eq!(lq.fee, lq.fee_per_ticket * lq.quantity);
+                }
+                if let Some(DiscountRule::Fixed { amount }) = discount {
+                    prop_assert_eq!(q.discount, amount.min(eligible));
+                }
+                prop_assert!(q.points_used <= points);
+                prop_assert_eq!(q.points_value, q.points_used * point_value);
+                prop_assert!(q.points_value <= subtotal - q.discount);
+                let fees: i64 = q.lines.iter().map(|l| l.fee).sum();
+                match fee_payer {
+                    FeePayer::Buyer => prop_assert_eq!((q.fee, q.fee_absorbed), (fees, 0)),
+                    FeePayer::Organizer => prop_assert_eq!((q.fee, q.fee_absorbed), (0, fees)),
+                }
+                prop_assert_eq!(q.total, subtotal - q.discount - q.points_value + q.tax + q.fee);
+                prop_assert_eq!(q.total, q.lines.iter().map(|l| l.total).sum::<i64>());
+                prop_assert!(q.total >= 0);
+            }
+        }
     }
 }

@@ -93,12 +93,43 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_RUN_INVENTORY_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_inventory_jobs: bool,
 
+    /// Platform fee per ticket, fixed part, in minor units of --platform-fee-currency.
+    #[arg(long, env = "NEXTKT_PLATFORM_FEE_FIXED", default_value_t = 2_000)]
+    pub platform_fee_fixed: i64,
+
+    /// Platform fee per ticket, percentage of the ticket price in basis points (250 = 2.5 %).
+    #[arg(long, env = "NEXTKT_PLATFORM_FEE_BPS", default_value_t = 250)]
+    pub platform_fee_bps: i64,
+
+    /// Least platform fee per paid ticket, minor units.
+    #[arg(long, env = "NEXTKT_PLATFORM_FEE_MIN", default_value_t = 0)]
+    pub platform_fee_min: i64,
+
+    /// Most platform fee per ticket, minor units (unset: no maximum).
+    #[arg(long, env = "NEXTKT_PLATFORM_FEE_MAX")]
+    pub platform_fee_max: Option<i64>,
+
+    /// Currency of the platform fee's fixed, minimum and maximum amounts.
+    #[arg(long, env = "NEXTKT_PLATFORM_FEE_CURRENCY", default_value = "IDR")]
+    pub platform_fee_currency: String,
+
     /// How long an `Idempotency-Key` is remembered, in hours.
     #[arg(long, env = "NEXTKT_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub idempotency_ttl_hours: i64,
 }
 
 impl ServeConfig {
+    /// The platform's default fee deal.
+    pub fn platform_fee(&self) -> crate::commerce::fees::FeeDeal {
+        crate::commerce::fees::FeeDeal {
+            fixed: self.platform_fee_fixed,
+            bps: self.platform_fee_bps,
+            min: self.platform_fee_min,
+            max: self.platform_fee_max,
+            currency: self.platform_fee_currency.clone(),
+        }
+    }
+
     /// The defaults, as `nextkt serve` with no flags and no environment would use them.
     pub fn defaults() -> Self {
         use clap::Parser;
@@ -132,6 +163,13 @@ impl ServeConfig {
             self.auth_rate_per_ip > 0 && self.auth_rate_per_account > 0,
             "auth rate limits must be positive"
         );
+        self.platform_fee().validate().map_err(|e| {
+            anyhow::anyhow!(
+                "platform fee: {}: {}",
+                e.field.unwrap_or_default(),
+                e.detail
+            )
+        })?;
         if let Some(key) = &self.internal_api_key {
             anyhow::ensure!(
                 key.len() >= 16,

@@ -99,13 +99,15 @@ pub async fn authenticate(
         org_created_at: i64,
         org_updated_at: i64,
         org_suspended_at: Option<i64>,
+        org_fee_json: Option<String>,
+        org_tax_bps: i64,
     }
     let found: Option<Found> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {KEY_COLUMNS}, o.name AS org_name, o.currency AS org_currency, \
          o.timezone AS org_timezone, o.locale AS org_locale, o.support_email AS org_support_email, \
          o.website AS org_website, o.partner_id AS org_partner_id, o.external_ref AS org_external_ref, \
          o.created_at AS org_created_at, o.updated_at AS org_updated_at, \
-         o.suspended_at AS org_suspended_at \
+         o.suspended_at AS org_suspended_at, o.fee_json AS org_fee_json, o.tax_bps AS org_tax_bps \
          FROM api_keys k JOIN organizations o ON o.id = k.organization_id WHERE k.secret_hash = $1"
     )))
     .bind(token_hash(secret))
@@ -150,6 +152,8 @@ pub async fn authenticate(
         created_at: found.org_created_at,
         updated_at: found.org_updated_at,
         suspended_at: None,
+        fee_json: found.org_fee_json,
+        tax_bps: found.org_tax_bps,
     };
     Ok((key, org))
 }

@@ -32,6 +32,8 @@ pub struct Organization {
     pub locale: String,
     pub support_email: Option<String>,
     pub website: Option<String>,
+    /// Tax added to tickets, in basis points (1,000 = 10 %); 0 for none.
+    pub tax_bps: i64,
     /// `active` or `suspended`.
     pub status: String,
     /// The provisioning partner's reference, for organizations a partner created.
@@ -55,10 +57,15 @@ pub struct OrganizationRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub suspended_at: Option<i64>,
+    /// This organization's own platform-fee deal (JSON of `commerce::fees::FeeDeal`).
+    pub fee_json: Option<String>,
+    /// Tax on tickets, in basis points (0: none).
+    pub tax_bps: i64,
 }
 
 pub const COLUMNS: &str = "id, name, currency, timezone, locale, support_email, website, \
-                           partner_id, external_ref, created_at, updated_at, suspended_at";
+                           partner_id, external_ref, created_at, updated_at, suspended_at, \
+                           fee_json, tax_bps";
 
 impl From<OrganizationRow> for Organization {
     fn from(row: OrganizationRow) -> Self {
@@ -76,6 +83,7 @@ impl From<OrganizationRow> for Organization {
             locale: row.locale,
             support_email: row.support_email,
             website: row.website,
+            tax_bps: row.tax_bps,
             external_ref: row.external_ref,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
@@ -131,6 +139,8 @@ pub async fn insert(
         created_at: now,
         updated_at: now,
         suspended_at: None,
+        fee_json: None,
+        tax_bps: 0,
     })
 }
 
@@ -197,6 +207,8 @@ pub struct UpdateOrganization {
     pub locale: Option<String>,
     pub support_email: Option<String>,
     pub website: Option<String>,
+    /// Tax on tickets in basis points, 0–5,000 (1,000 = 10 %).
+    pub tax_bps: Option<i64>,
 }
 
 fn optional(value: &str, check: impl Fn(&str) -> ApiResult<String>) -> ApiResult<Option<String>> {
@@ -248,10 +260,13 @@ pub async fn update(
     if let Some(website) = &body.website {
         row.website = optional(website, |v| validate::http_url("website", v))?;
     }
+    if let Some(tax) = body.tax_bps {
+        row.tax_bps = validate::range("tax_bps", tax, 0, 5_000)?;
+    }
     row.updated_at = now;
     sqlx::query(
         "UPDATE organizations SET name = $1, currency = $2, timezone = $3, locale = $4, \
-         support_email = $5, website = $6, updated_at = $7 WHERE id = $8",
+         support_email = $5, website = $6, updated_at = $7, tax_bps = $9 WHERE id = $8",
     )
     .bind(row.name.clone())
     .bind(row.currency.clone())
@@ -261,6 +276,7 @@ pub async fn update(
     .bind(row.website.clone())
     .bind(now)
     .bind(row.id.clone())
+    .bind(row.tax_bps)
     .execute(&mut *tx)
     .await?;
     let after: Organization = row.into();

@@ -47,7 +47,7 @@ pub struct PartnerAccess {
 }
 
 impl PartnerAccess {
-    fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor {
         Actor {
             kind: ActorKind::Partner,
             id: self.partner_id.clone(),
@@ -264,7 +264,7 @@ pub async fn list(
 }
 
 /// One of this partner's organizations, or 404.
-async fn owned(
+pub async fn owned(
     state: &AppState,
     partner: &PartnerAccess,
     org_id: &str,

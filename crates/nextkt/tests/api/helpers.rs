@@ -418,6 +418,34 @@ impl TestApp {
         }
     }
 
+    /// A published GA event made with an API key (for organizations without operators).
+    pub async fn ga_event_with_key(&self, key: &Auth, capacity: i64, price: i64) -> GaEvent {
+        let event = self
+            .post(
+                "/admin/events",
+                key,
+                json!({ "title": { "en": "Show" }, "starts_at": "2030-03-01T19:00:00Z", "ends_at": "2030-03-01T23:00:00Z" }),
+            )
+            .await
+            .expect(201);
+        let event_id = event["id"].as_str().unwrap().to_string();
+        let tt = self
+            .post(
+                &format!("/admin/events/{event_id}/ticket-types"),
+                key,
+                json!({ "name": "GA", "price": price, "capacity": capacity }),
+            )
+            .await
+            .expect(201);
+        self.post(&format!("/admin/events/{event_id}/publish"), key, json!({}))
+            .await
+            .expect(200);
+        GaEvent {
+            event_id,
+            ticket_type_id: tt["id"].as_str().unwrap().to_string(),
+        }
+    }
+
     /// Adds to a cart as a storefront of `org_id` (internal key); `cart_token` None starts a cart.
     pub async fn add_to_cart(&self, org_id: &str, cart_token: Option<&str>, body: Value) -> Resp {
         let mut headers = vec![

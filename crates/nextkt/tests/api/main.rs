@@ -15,5 +15,6 @@ mod members;
 mod operators;
 mod partners;
 mod platform;
+mod pricing;
 mod roles;
 mod storefront;
