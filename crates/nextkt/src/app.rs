@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::buyers::accounts as buyer_accounts;
 use crate::buyers::credential_cache::CredentialCache;
 use crate::catalog::{events, seating, storefront, ticket_types};
-use crate::commerce::{cart, discounts, fees};
+use crate::commerce::{cart, discounts, fees, points};
 use crate::inventory::jobs as inventory_jobs;
 use crate::inventory::reserve::Reserver;
 use crate::platform::clock::{SharedClock, SystemClock};
@@ -72,6 +72,7 @@ impl AppState {
         (name = "storefront", description = "The consumer catalog: events, inventory, live availability"),
         (name = "cart", description = "Holds: the oversell-proof reservation of tickets and seats"),
         (name = "discounts", description = "Discount codes"),
+        (name = "points", description = "Loyalty points: program, balances, history"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -187,6 +188,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(discounts::list, discounts::create))
         .routes(routes!(discounts::get, discounts::update))
         .routes(routes!(fees::show))
+        .routes(routes!(cart::use_points))
+        .routes(routes!(points::get_program, points::set_program))
+        .routes(routes!(points::adjust))
+        .routes(routes!(points::rewards))
         .routes(routes!(
             fees::set_for_organization,
             fees::clear_for_organization

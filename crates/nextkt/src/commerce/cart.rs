@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::discounts::{self, CartLine, DiscountKind};
 use super::fees;
+use super::points;
 use super::pricing::{self, FeePayer, LineInput, Quote, QuoteInput};
 use crate::app::AppState;
 use crate::buyers::access::MaybeBuyer;
@@ -38,6 +39,7 @@ struct CartRow {
     buyer_id: Option<String>,
     extended_at: Option<i64>,
     discount_id: Option<String>,
+    points: i64,
 }
 
 /// The cart named by `X-Cart-Token`, if it belongs to this storefront and caller; 404 if not.
@@ -50,7 +52,7 @@ async fn cart_of(
         return Ok(None);
     };
     let row: Option<CartRow> = sqlx::query_as(
-        "SELECT id, event_id, buyer_id, extended_at, discount_id FROM carts \
+        "SELECT id, event_id, buyer_id, extended_at, discount_id, points FROM carts \
          WHERE token_hash = $1 AND organization_id = $2",
     )
     .bind(token_hash(token.trim()))
@@ -343,9 +345,12 @@ async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart>
     let priced = price(
         state,
         org_id,
-        &event,
-        &types,
-        &live,
+        Contents {
+            event: &event,
+            types: &types,
+            live: &live,
+        },
+        cart,
         cart.discount_id.as_deref(),
         now,
     )
@@ -503,15 +508,22 @@ struct Priced {
 
 /// Prices a cart's live holds: one line per ticket type, the cart's discount if it still
 /// applies, the organization's tax and the platform fee deal that applies to it.
+/// What is priced: the event, its ticket types and the cart's live holds.
+struct Contents<'a> {
+    event: &'a EventRow,
+    types: &'a [ticket_types::TicketTypeRow],
+    live: &'a [HoldRow],
+}
+
 async fn price(
     state: &AppState,
     org_id: &str,
-    event: &EventRow,
-    types: &[ticket_types::TicketTypeRow],
-    live: &[HoldRow],
+    contents: Contents<'_>,
+    cart: &CartRow,
     discount_id: Option<&str>,
     now: Millis,
 ) -> ApiResult<Priced> {
+    let Contents { event, types, live } = contents;
     let org = crate::tenancy::organizations::find(&state.db, org_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
@@ -563,6 +575,23 @@ async fn price(
         }
     }
     let fee = fees::effective(state, &org).await?;
+    // Points chosen for this cart, as far as the buyer still has them.
+    let (points, point_value) = match &cart.buyer_id {
+        Some(buyer) if cart.points > 0 => {
+            let program = points::program(&state.db, org_id, &org.currency).await?;
+            let usable = if program.currency == currency {
+                program.point_value
+            } else {
+                0
+            };
+            (
+                cart.points
+                    .min(points::balance(&state.db, buyer, now).await?),
+                usable,
+            )
+        }
+        _ => (0, 0),
+    };
     let quote = pricing::quote(&QuoteInput {
         lines: lines
             .iter()
@@ -576,8 +605,8 @@ async fn price(
         discount: rule,
         fee: fee.deal.rule_for(&currency),
         fee_payer: event.fee_payer(),
-        points: 0,
-        point_value: 0,
+        points,
+        point_value,
         tax_bps: org.tax_bps,
     });
     Ok(Priced {
@@ -620,9 +649,12 @@ pub async fn apply_discount(
     let priced = price(
         &state,
         &caller.org.id,
-        &event,
-        &types,
-        &live,
+        Contents {
+            event: &event,
+            types: &types,
+            live: &live,
+        },
+        &cart,
         Some(&row.id),
         now,
     )
@@ -668,4 +700,69 @@ async fn set_cart_discount(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsePoints {
+    /// Points to spend on this cart at checkout (0 to spend none).
+    pub points: i64,
+}
+
+/// Choose how many points to spend on the cart (logged-in buyers; the cart must be theirs).
+/// The price shows their value, capped at what the tickets cost.
+#[utoipa::path(
+    put, path = "/consumer/cart/points", tag = "cart",
+    params(("x-cart-token" = String, Header)),
+    request_body = UsePoints,
+    responses((status = 200, body = Cart), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 422, description = "`not_enough_points` or `points_not_accepted`", body = Problem)),
+    security(("internal_key" = [], "tenant" = [], "buyer" = []), ("storefront_key" = [], "buyer" = []))
+)]
+pub async fn use_points(
+    State(state): State<AppState>,
+    caller: MaybeBuyer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UsePoints>,
+) -> ApiResult<ApiJson<Cart>> {
+    let Some(buyer_id) = caller.buyer_id.clone() else {
+        return Err(ApiError::unauthorized(
+            "buyer_login_required",
+            "log in as a buyer to spend points",
+        ));
+    };
+    let cart = require_cart(&state, &headers, &caller).await?;
+    if cart.buyer_id.as_deref() != Some(buyer_id.as_str()) {
+        return Err(ApiError::rule(
+            "cart_not_owned",
+            "points can be spent on a cart started while logged in",
+        ));
+    }
+    let points = validate::range("points", body.points, 0, 100_000_000)?;
+    let now = state.clock.now_ms();
+    if points > 0 {
+        let program = points::program(&state.db, &caller.org.id, &caller.org.currency).await?;
+        if program.point_value == 0 {
+            return Err(ApiError::rule(
+                "points_not_accepted",
+                "this organization does not take points",
+            ));
+        }
+        if points > points::balance(&state.db, &buyer_id, now).await? {
+            return Err(ApiError::rule(
+                "not_enough_points",
+                "the buyer does not have that many points",
+            ));
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query("UPDATE carts SET points = $1, updated_at = $2 WHERE id = $3")
+        .bind(points)
+        .bind(now)
+        .bind(cart.id.clone())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let cart = require_cart(&state, &headers, &caller).await?;
+    Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
 }

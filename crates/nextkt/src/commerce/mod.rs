@@ -1,7 +1,8 @@
-//! Consumer commerce: the cart, pricing (platform fee, discounts, tax), and (next) checkout
-//! and orders.
+//! Consumer commerce: the cart, pricing (platform fee, discounts, tax), loyalty points, and
+//! (next) checkout and orders.
 
 pub mod cart;
 pub mod discounts;
 pub mod fees;
+pub mod points;
 pub mod pricing;

@@ -15,6 +15,7 @@ mod members;
 mod operators;
 mod partners;
 mod platform;
+mod points;
 mod pricing;
 mod roles;
 mod storefront;
