@@ -20,9 +20,10 @@ use utoipa_axum::routes;
 use crate::buyers::accounts as buyer_accounts;
 use crate::buyers::credential_cache::CredentialCache;
 use crate::catalog::{events, seating, storefront, ticket_types};
-use crate::commerce::{cart, discounts, fees, points};
+use crate::commerce::{cart, discounts, fees, orders, points};
 use crate::inventory::jobs as inventory_jobs;
 use crate::inventory::reserve::Reserver;
+use crate::payments::{simulated as simulated_payments, webhooks};
 use crate::platform::clock::{SharedClock, SystemClock};
 use crate::platform::config::ServeConfig;
 use crate::platform::db::Db;
@@ -31,6 +32,7 @@ use crate::platform::ratelimit::AuthLimits;
 use crate::platform::sessions::Lifetimes;
 use crate::platform::{docs_page, idempotency, metrics as http_metrics};
 use crate::tenancy::{api_keys, audit, members, operators, organizations, partners};
+use crate::tickets::page as ticket_page;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -41,6 +43,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub reserver: Arc<Reserver>,
     pub credential_cache: Arc<CredentialCache>,
+    /// Where this server is reached (configured, or from the bound address).
+    pub base_url: Arc<str>,
+    /// Outgoing HTTP: payment providers, the simulated provider's callbacks.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -73,6 +79,9 @@ impl AppState {
         (name = "cart", description = "Holds: the oversell-proof reservation of tickets and seats"),
         (name = "discounts", description = "Discount codes"),
         (name = "points", description = "Loyalty points: program, balances, history"),
+        (name = "checkout", description = "Checkout, orders and the buyer's tickets"),
+        (name = "payments", description = "Payment providers: the simulated pay page and provider webhooks"),
+        (name = "tickets", description = "The public ticket page"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -188,6 +197,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(discounts::list, discounts::create))
         .routes(routes!(discounts::get, discounts::update))
         .routes(routes!(fees::show))
+        .routes(routes!(orders::checkout))
+        .routes(routes!(orders::my_orders))
+        .routes(routes!(orders::my_order))
+        .routes(routes!(orders::cart_order))
+        .routes(routes!(orders::my_tickets))
+        .routes(routes!(
+            simulated_payments::page,
+            simulated_payments::decide
+        ))
+        .routes(routes!(webhooks::simulated))
+        .routes(routes!(ticket_page::show))
         .routes(routes!(cart::use_points))
         .routes(routes!(points::get_program, points::set_program))
         .routes(routes!(points::adjust))
@@ -339,7 +359,20 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let bound = listener.local_addr()?;
+        let base_url: Arc<str> = config
+            .public_base_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .into();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
         let state = AppState {
+            base_url,
+            http,
             auth_limits: AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_account),
             reserver: Reserver::new(db.clone(), clock.clone()),
             credential_cache: Arc::new(CredentialCache::default()),
@@ -373,6 +406,11 @@ impl Application {
                 self.state.clock.clone(),
             ))
         });
+        let order_jobs = self
+            .state
+            .config
+            .run_inventory_jobs
+            .then(|| tokio::spawn(expire_orders(self.state.clone())));
         let app = router(self.state);
         let result = axum::serve(
             self.listener,
@@ -381,10 +419,22 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
-        if let Some(jobs) = inventory {
+        for jobs in [inventory, order_jobs].into_iter().flatten() {
             jobs.abort();
         }
         result.map_err(Into::into)
+    }
+}
+
+/// Expires unpaid orders past their deadline, every second.
+async fn expire_orders(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = orders::expire_due(&state, state.clock.now_ms()).await {
+            tracing::warn!(error = %err, "expiring orders failed");
+        }
     }
 }
 

@@ -11,7 +11,9 @@ pub mod cli;
 pub mod commerce;
 pub mod inventory;
 pub mod notify;
+pub mod payments;
 pub mod platform;
 pub mod tenancy;
+pub mod tickets;
 
 pub use app::{AppState, Application};

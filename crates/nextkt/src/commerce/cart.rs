@@ -40,6 +40,8 @@ struct CartRow {
     extended_at: Option<i64>,
     discount_id: Option<String>,
     points: i64,
+    /// 1 once the cart became an order.
+    ordered: i64,
 }
 
 /// The cart named by `X-Cart-Token`, if it belongs to this storefront and caller; 404 if not.
@@ -52,8 +54,9 @@ async fn cart_of(
         return Ok(None);
     };
     let row: Option<CartRow> = sqlx::query_as(
-        "SELECT id, event_id, buyer_id, extended_at, discount_id, points FROM carts \
-         WHERE token_hash = $1 AND organization_id = $2",
+        "SELECT c.id, c.event_id, c.buyer_id, c.extended_at, c.discount_id, c.points, \
+         (SELECT COUNT(*) FROM orders o WHERE o.cart_id = c.id) AS ordered FROM carts c \
+         WHERE c.token_hash = $1 AND c.organization_id = $2",
     )
     .bind(token_hash(token.trim()))
     .bind(caller.org.id.clone())
@@ -75,6 +78,126 @@ async fn require_cart(
             "cart_token_required",
             "send the cart's token as X-Cart-Token",
         )
+    })
+}
+
+/// The cart, for a change: refused once it became an order.
+async fn open_cart(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &MaybeBuyer,
+) -> ApiResult<CartRow> {
+    let cart = require_cart(state, headers, caller).await?;
+    refuse_ordered(&cart)?;
+    Ok(cart)
+}
+
+fn refuse_ordered(cart: &CartRow) -> ApiResult<()> {
+    if cart.ordered > 0 {
+        return Err(ApiError::conflict(
+            "cart_checked_out",
+            "this cart has an order; start a new cart",
+        ));
+    }
+    Ok(())
+}
+
+/// The id of the cart in `X-Cart-Token`.
+pub async fn cart_id_of(
+    state: &AppState,
+    caller: &MaybeBuyer,
+    headers: &HeaderMap,
+) -> ApiResult<String> {
+    Ok(require_cart(state, headers, caller).await?.id)
+}
+
+/// Everything checkout needs from the cart, checked again now.
+pub struct CheckoutCart {
+    pub cart_id: String,
+    pub event_id: String,
+    pub currency: String,
+    pub pricing: Quote,
+    pub discount_id: Option<String>,
+    pub fee_payer: String,
+    /// The earliest expiry of the cart's holds: the order's payment deadline.
+    pub deadline: Millis,
+    pub hold_count: u64,
+    /// The ticket type (id, name) of each pricing line, in order.
+    pub line_types: Vec<(String, String)>,
+}
+
+pub async fn checkout_view(
+    state: &AppState,
+    caller: &MaybeBuyer,
+    headers: &HeaderMap,
+    now: Millis,
+) -> ApiResult<CheckoutCart> {
+    let cart = open_cart(state, headers, caller).await?;
+    let event = events::find(&state.db, &caller.org.id, &cart.event_id).await?;
+    let types = ticket_types::of_event(&state.db, &cart.event_id).await?;
+    let live = holds::live_of_cart(&state.db, &cart.id, now).await?;
+    if live.is_empty() {
+        return Err(ApiError::conflict(
+            "cart_empty",
+            "nothing in this cart is held any more",
+        ));
+    }
+    event.on_sale(now)?;
+    for tt in types
+        .iter()
+        .filter(|t| live.iter().any(|h| h.ticket_type_id == t.id))
+    {
+        tt.on_sale(now)?;
+    }
+    let priced = price(
+        state,
+        &caller.org.id,
+        Contents {
+            event: &event,
+            types: &types,
+            live: &live,
+        },
+        &cart,
+        cart.discount_id.as_deref(),
+        now,
+    )
+    .await?;
+    if let Some(problem) = priced.discount_problem {
+        return Err(ApiError::rule("discount_not_applicable", problem));
+    }
+    if let Some(buyer) = &cart.buyer_id
+        && cart.points > 0
+        && points::balance(&state.db, buyer, now).await? < cart.points
+    {
+        return Err(ApiError::rule(
+            "not_enough_points",
+            "the points chosen for this cart are no longer there",
+        ));
+    }
+    let ordered_types: Vec<&ticket_types::TicketTypeRow> = types
+        .iter()
+        .filter(|t| live.iter().any(|h| h.ticket_type_id == t.id))
+        .collect();
+    Ok(CheckoutCart {
+        cart_id: cart.id.clone(),
+        event_id: cart.event_id.clone(),
+        currency: ordered_types
+            .first()
+            .map(|t| t.currency.clone())
+            .unwrap_or_default(),
+        line_types: ordered_types
+            .iter()
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect(),
+        discount_id: priced
+            .discount
+            .is_some()
+            .then(|| cart.discount_id.clone())
+            .flatten(),
+        pricing: priced.quote,
+        fee_payer: event.fee_payer.clone(),
+        deadline: live.iter().map(|h| h.expires_at).min().unwrap_or(now),
+        hold_count: live.len() as u64,
     })
 }
 
@@ -163,6 +286,9 @@ pub async fn add(
 ) -> ApiResult<(StatusCode, ApiJson<Added>)> {
     let baseline = uses_baseline(&state, &headers)?;
     let cart = cart_of(&state, &headers, &caller).await?;
+    if let Some(cart) = &cart {
+        refuse_ordered(cart)?;
+    }
     if cart.as_ref().is_some_and(|c| c.event_id != body.event_id) {
         return Err(ApiError::conflict(
             "cart_event_mismatch",
@@ -415,7 +541,7 @@ pub async fn change(
     ApiJson(body): ApiJson<ChangeQuantity>,
 ) -> ApiResult<ApiJson<Cart>> {
     let quantity = validate::range("quantity", body.quantity, 1, MAX_QUANTITY)?;
-    let cart = require_cart(&state, &headers, &caller).await?;
+    let cart = open_cart(&state, &headers, &caller).await?;
     let now = state.clock.now_ms();
     let hold = holds::live_in_cart(&state.db, &cart.id, &item_id, now).await?;
     if hold.seat_id.is_some() {
@@ -463,7 +589,7 @@ pub async fn remove(
     headers: HeaderMap,
     Path(item_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let cart = require_cart(&state, &headers, &caller).await?;
+    let cart = open_cart(&state, &headers, &caller).await?;
     holds::release(&state.db, &cart.id, &item_id, state.clock.now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -481,7 +607,7 @@ pub async fn extend(
     caller: MaybeBuyer,
     headers: HeaderMap,
 ) -> ApiResult<ApiJson<Cart>> {
-    let cart = require_cart(&state, &headers, &caller).await?;
+    let cart = open_cart(&state, &headers, &caller).await?;
     let event = events::find(&state.db, &caller.org.id, &cart.event_id).await?;
     if event.hold_extension_seconds == 0 {
         return Err(ApiError::rule(
@@ -638,7 +764,7 @@ pub async fn apply_discount(
     headers: HeaderMap,
     ApiJson(body): ApiJson<ApplyDiscount>,
 ) -> ApiResult<ApiJson<Cart>> {
-    let cart = require_cart(&state, &headers, &caller).await?;
+    let cart = open_cart(&state, &headers, &caller).await?;
     let row = discounts::find_by_code(&state.db, &caller.org.id, &body.code)
         .await?
         .ok_or_else(|| ApiError::not_found("discount code"))?;
@@ -679,7 +805,7 @@ pub async fn remove_discount(
     caller: MaybeBuyer,
     headers: HeaderMap,
 ) -> ApiResult<ApiJson<Cart>> {
-    let cart = require_cart(&state, &headers, &caller).await?;
+    let cart = open_cart(&state, &headers, &caller).await?;
     set_cart_discount(&state, &cart.id, None, state.clock.now_ms()).await?;
     let cart = require_cart(&state, &headers, &caller).await?;
     Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))
@@ -731,7 +857,7 @@ pub async fn use_points(
             "log in as a buyer to spend points",
         ));
     };
-    let cart = require_cart(&state, &headers, &caller).await?;
+    let cart = open_cart(&state, &headers, &caller).await?;
     if cart.buyer_id.as_deref() != Some(buyer_id.as_str()) {
         return Err(ApiError::rule(
             "cart_not_owned",

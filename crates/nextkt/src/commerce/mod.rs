@@ -4,5 +4,6 @@
 pub mod cart;
 pub mod discounts;
 pub mod fees;
+pub mod orders;
 pub mod points;
 pub mod pricing;

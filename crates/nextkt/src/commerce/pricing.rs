@@ -10,8 +10,8 @@
 //!    way over all lines;
 //! 4. tax: a percentage of the line's net (subtotal − discount − points);
 //! 5. platform fee per paid ticket: fixed + percentage of the unit price, within a minimum
-//!    and maximum; added to the total when the buyer pays it, kept out of it when the
-//!    organizer absorbs it.
+//!    and maximum (none on free tickets, nor on tickets a code gives away in full); added
+//!    to the total when the buyer pays it, kept out of it when the organizer absorbs it.
 //!
 //! Every percentage is in basis points (1/100 of a percent); every rounding is half-up, to
 //! the currency's minor unit, once per line.
@@ -196,7 +196,12 @@ pub fn quote(input: &QuoteInput) -> Quote {
     for (i, line) in input.lines.iter().enumerate() {
         let net = after_discount[i] - point_parts[i];
         let tax = percent_of(net, input.tax_bps.max(0));
-        let fee_per_ticket = input.fee.per_ticket(line.unit_price);
+        // A ticket a code gives away in full carries no fee.
+        let fee_per_ticket = if net + point_parts[i] == 0 {
+            0
+        } else {
+            input.fee.per_ticket(line.unit_price)
+        };
         let fee = fee_per_ticket * line.quantity;
         let buyer_fee = if input.fee_payer == FeePayer::Buyer {
             fee
@@ -438,7 +443,7 @@ mod tests {
                     prop_assert!(net >= 0);
                     let exact_tax = i128::from(net) * i128::from(tax_bps);
                     prop_assert!((i128::from(lq.tax) * 10_000 - exact_tax).abs() <= 5_000);
-                    if line.unit_price == 0 {
+                    if line.unit_price == 0 || lq.discount == lq.subtotal {
                         prop_assert_eq!(lq.fee_per_ticket, 0);
                     } else {
                         prop_assert!(lq.fee_per_ticket >= fee.min.min(fee.max.unwrap_or(i64::MAX)));

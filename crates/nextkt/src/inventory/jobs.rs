@@ -49,12 +49,13 @@ pub async fn sweep(db: &Db, now: Millis) -> Result<i64, sqlx::Error> {
 /// What the auditor found.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct AuditReport {
-    /// Pools whose issued + live held units exceed capacity (must be 0).
+    /// Pools whose issued tickets + live held units exceed capacity (must be 0).
     pub oversold: i64,
-    /// Seats with more than one live hold or ticket (must be 0).
+    /// Seats with more than one live hold or valid ticket (must be 0).
     pub duplicate_claims: i64,
-    /// Pools whose `held` counter differs from the sum of their active holds, plus seat
-    /// claims that do not match a live seat hold (0 when counters are exact).
+    /// Pools whose `held` counter differs from the sum of their active holds or whose `sold`
+    /// counter differs from their valid tickets, plus seat hold claims that do not match a
+    /// live seat hold (0 when counters are exact).
     pub drift: i64,
     pub pools_checked: i64,
     pub seats_checked: i64,
@@ -71,6 +72,7 @@ struct PoolAudit {
     sold: i64,
     active_held: i64,
     live_held: i64,
+    issued: i64,
 }
 
 /// Recomputes every pool (of one organization, or all) from its holds.
@@ -80,7 +82,9 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
            (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
               AND h.seat_id IS NULL AND h.status = 'active') AS active_held, \
            (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
-              AND h.seat_id IS NULL AND h.status = 'active' AND h.expires_at > $1) AS live_held \
+              AND h.seat_id IS NULL AND h.status = 'active' AND h.expires_at > $1) AS live_held, \
+           (SELECT COUNT(*) FROM tickets t WHERE t.ticket_type_id = p.ticket_type_id \
+              AND t.seat_id IS NULL AND t.status = 'valid') AS issued \
          FROM inventory_pools p WHERE ($2 = '' OR p.organization_id = $2)",
     )
     .bind(now)
@@ -94,10 +98,15 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
     };
     for row in &rows {
         report.live_held += row.live_held;
-        if row.sold + row.live_held > row.capacity {
+        if row.issued.max(row.sold) + row.live_held > row.capacity {
             report.oversold += 1;
-            tracing::error!(ticket_type = %row.ticket_type_id, capacity = row.capacity, sold = row.sold,
+            tracing::error!(ticket_type = %row.ticket_type_id, capacity = row.capacity, issued = row.issued,
                 live_held = row.live_held, "auditor: pool oversold");
+        }
+        if row.sold != row.issued {
+            report.drift += 1;
+            tracing::warn!(ticket_type = %row.ticket_type_id, counter = row.sold, issued = row.issued,
+                "auditor: sold counter differs from the tickets issued");
         }
         if row.held != row.active_held {
             report.drift += 1;
@@ -105,9 +114,12 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
                 "auditor: held counter drifted");
         }
     }
+    // A seat's live claims: live holds plus valid tickets; more than one is a double sale.
     report.duplicate_claims = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT seat_id FROM holds WHERE seat_id IS NOT NULL AND status = 'active' \
-         AND expires_at > $1 AND ($2 = '' OR organization_id = $2) GROUP BY seat_id HAVING COUNT(*) > 1) d",
+        "SELECT COUNT(*) FROM (SELECT seat_id FROM ( \
+           SELECT seat_id, organization_id FROM holds WHERE seat_id IS NOT NULL AND status = 'active' AND expires_at > $1 \
+           UNION ALL SELECT seat_id, organization_id FROM tickets WHERE seat_id IS NOT NULL AND status = 'valid') c \
+         WHERE ($2 = '' OR organization_id = $2) GROUP BY seat_id HAVING COUNT(*) > 1) d",
     )
     .bind(now)
     .bind(org_id.unwrap_or_default().to_string())

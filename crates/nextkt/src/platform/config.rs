@@ -67,13 +67,10 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
 
-    /// Base URL of the public site, used in links sent by email.
-    #[arg(
-        long,
-        env = "NEXTKT_PUBLIC_BASE_URL",
-        default_value = "http://127.0.0.1:8787"
-    )]
-    pub public_base_url: String,
+    /// Base URL the server is reached at, used in links (ticket pages, payment pages, emails)
+    /// and by the simulated payment provider's callbacks. Default: http:// + the listen address.
+    #[arg(long, env = "NEXTKT_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
 
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "NEXTKT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -89,7 +86,8 @@ pub struct ServeConfig {
     )]
     pub enable_baseline_reservations: bool,
 
-    /// Run the hold sweeper and the inventory auditor in this process.
+    /// Run the background jobs in this process: hold sweeper, inventory auditor, expiry of
+    /// unpaid orders.
     #[arg(long, env = "NEXTKT_RUN_INVENTORY_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_inventory_jobs: bool,
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod buyers;
 mod cart;
 mod catalog;
+mod checkout;
 mod cli;
 mod concurrency;
 mod idempotency;

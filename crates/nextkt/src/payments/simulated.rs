@@ -1,0 +1,108 @@
+//! The simulated provider's hosted pay page: `GET /pay/{payment_id}` shows the amount with
+//! "Pay" and "Fail" buttons; pressing one posts back here, and the server then calls
+//! `/webhooks/simulated` over HTTP exactly as a provider would, with the callback token.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{SIMULATED, find, simulated_callback_token};
+use crate::app::AppState;
+use crate::platform::error::{ApiError, ApiResult};
+use crate::platform::ids::new_id;
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The hosted pay page of a simulated payment.
+#[utoipa::path(
+    get, path = "/pay/{payment_id}", tag = "payments",
+    params(("payment_id" = String, Path)),
+    responses((status = 200, description = "The pay page (text/html)"), (status = 404, body = crate::platform::error::Problem))
+)]
+pub async fn page(
+    State(state): State<AppState>,
+    Path(payment_id): Path<String>,
+) -> ApiResult<Html<String>> {
+    let payment = find(&state.db, &payment_id)
+        .await?
+        .filter(|p| p.provider == SIMULATED)
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let actions = if payment.status == "pending" {
+        format!(
+            "<form method=\"post\" action=\"/pay/{id}\"><button name=\"outcome\" value=\"paid\" id=\"pay\">Pay {amount} {currency}</button> \
+             <button name=\"outcome\" value=\"failed\" id=\"fail\" class=\"fail\">Fail the payment</button></form>",
+            id = esc(&payment.id),
+            amount = payment.amount,
+            currency = esc(&payment.currency),
+        )
+    } else {
+        String::new()
+    };
+    Ok(Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Simulated payment</title>\
+         <style>body{{font:16px system-ui,sans-serif;max-width:420px;margin:2em auto;padding:0 1em}}\
+         button{{font-size:1em;padding:.6em 1em;margin:.3em 0}} .fail{{background:#fde2e2}}</style></head>\
+         <body><h1>Simulated payment</h1><p>Test payments only: no money moves.</p>\
+         <p>Amount: <b>{amount} {currency}</b></p><p>Status: <b id=\"status\">{status}</b></p>{actions}</body></html>",
+        amount = payment.amount,
+        currency = esc(&payment.currency),
+        status = esc(&payment.status),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Outcome {
+    pub outcome: String,
+}
+
+/// Pay or fail a simulated payment; the provider then calls the webhook.
+#[utoipa::path(
+    post, path = "/pay/{payment_id}", tag = "payments",
+    params(("payment_id" = String, Path)),
+    responses((status = 303, description = "Back to the pay page"), (status = 404, body = crate::platform::error::Problem))
+)]
+pub async fn decide(
+    State(state): State<AppState>,
+    Path(payment_id): Path<String>,
+    Form(form): Form<Outcome>,
+) -> ApiResult<Response> {
+    let payment = find(&state.db, &payment_id)
+        .await?
+        .filter(|p| p.provider == SIMULATED)
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let kind = match form.outcome.as_str() {
+        "paid" => "payment.paid",
+        "failed" => "payment.failed",
+        _ => return Err(ApiError::invalid("outcome", "must be paid or failed")),
+    };
+    let token = simulated_callback_token(&state.db, state.clock.now_ms()).await?;
+    let event = serde_json::json!({
+        "id": format!("evt_{}", new_id()),
+        "type": kind,
+        "payment_id": payment.provider_ref,
+        "amount": payment.amount,
+        "currency": payment.currency,
+    });
+    let sent = state
+        .http
+        .post(format!("{}/webhooks/simulated", state.base_url))
+        .header("x-callback-token", token)
+        .json(&event)
+        .send()
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("calling the webhook: {e}")))?;
+    if !sent.status().is_success() {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "the webhook answered {}",
+            sent.status()
+        )));
+    }
+    Ok(Redirect::to(&format!("/pay/{}", payment.id)).into_response())
+}

@@ -1,0 +1,163 @@
+//! Tickets: issued when an order is paid, one per admitted person, each with an
+//! unguessable code and a QR payload signed with the event's key; shown to anyone holding
+//! the code at `/t/{code}`.
+
+pub mod page;
+pub mod signing;
+
+use base64::Engine;
+use rand::RngCore;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::inventory::convert::Claimed;
+use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
+use crate::platform::db::{Db, Tx};
+use crate::platform::ids::new_id;
+
+/// 256 random bits, URL-safe.
+pub fn new_code() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketRow {
+    pub id: String,
+    pub organization_id: String,
+    pub event_id: String,
+    pub order_id: String,
+    pub ticket_type_id: String,
+    pub seat_id: Option<String>,
+    pub code: String,
+    pub holder_name: String,
+    pub holder_email: String,
+    pub key_id: String,
+    pub qr_payload: String,
+    pub status: String,
+    pub created_at: i64,
+    pub voided_at: Option<i64>,
+}
+
+pub const TICKET_COLUMNS: &str = "id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
+    holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at";
+
+/// Whose tickets, for which order.
+pub struct Issue<'a> {
+    pub org_id: &'a str,
+    pub event_id: &'a str,
+    pub order_id: &'a str,
+    pub holder_name: &'a str,
+    pub holder_email: &'a str,
+}
+
+/// Issues one ticket per claimed unit or seat, in the caller's transaction.
+pub async fn issue(
+    db: &Db,
+    tx: &mut Tx,
+    to: Issue<'_>,
+    claimed: &[Claimed],
+    now: Millis,
+) -> Result<Vec<TicketRow>, sqlx::Error> {
+    let Issue {
+        org_id,
+        event_id,
+        order_id,
+        holder_name,
+        holder_email,
+    } = to;
+    let key = signing::current(db, tx, org_id, event_id, now).await?;
+    let mut tickets = Vec::with_capacity(claimed.len());
+    for claim in claimed {
+        let ticket = TicketRow {
+            id: new_id(),
+            organization_id: org_id.to_string(),
+            event_id: event_id.to_string(),
+            order_id: order_id.to_string(),
+            ticket_type_id: claim.ticket_type_id.clone(),
+            seat_id: claim.seat_id.clone(),
+            code: new_code(),
+            holder_name: holder_name.to_string(),
+            holder_email: holder_email.to_string(),
+            key_id: key.id.clone(),
+            qr_payload: String::new(),
+            status: "valid".into(),
+            created_at: now,
+            voided_at: None,
+        };
+        let ticket = TicketRow {
+            qr_payload: key.sign(event_id, &ticket.id, &ticket.code),
+            ..ticket
+        };
+        sqlx::query(
+            "INSERT INTO tickets (id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
+             holder_name, holder_email, key_id, qr_payload, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'valid', $12)",
+        )
+        .bind(ticket.id.clone())
+        .bind(ticket.organization_id.clone())
+        .bind(ticket.event_id.clone())
+        .bind(ticket.order_id.clone())
+        .bind(ticket.ticket_type_id.clone())
+        .bind(ticket.seat_id.clone())
+        .bind(ticket.code.clone())
+        .bind(ticket.holder_name.clone())
+        .bind(ticket.holder_email.clone())
+        .bind(ticket.key_id.clone())
+        .bind(ticket.qr_payload.clone())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        tickets.push(ticket);
+    }
+    Ok(tickets)
+}
+
+/// A ticket as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ticket {
+    pub id: String,
+    pub code: String,
+    pub event_id: String,
+    pub order_id: String,
+    pub ticket_type_id: String,
+    pub seat_id: Option<String>,
+    pub holder_name: String,
+    /// `valid` or `void`.
+    pub status: String,
+    /// The public page of the ticket.
+    pub url: String,
+    /// The signed text the QR code holds.
+    pub qr_payload: String,
+    pub created_at: String,
+    pub voided_at: Option<String>,
+}
+
+impl TicketRow {
+    pub fn to_api(&self, base_url: &str) -> Ticket {
+        Ticket {
+            id: self.id.clone(),
+            code: self.code.clone(),
+            event_id: self.event_id.clone(),
+            order_id: self.order_id.clone(),
+            ticket_type_id: self.ticket_type_id.clone(),
+            seat_id: self.seat_id.clone(),
+            holder_name: self.holder_name.clone(),
+            status: self.status.clone(),
+            url: format!("{base_url}/t/{}", self.code),
+            qr_payload: self.qr_payload.clone(),
+            created_at: rfc3339(self.created_at),
+            voided_at: opt_rfc3339(self.voided_at),
+        }
+    }
+}
+
+pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<TicketRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE order_id = $1 ORDER BY id"
+    )))
+    .bind(order_id.to_string())
+    .fetch_all(&db.pool)
+    .await
+}
