@@ -406,6 +406,16 @@ impl Application {
                 self.state.clock.clone(),
             ))
         });
+        let mailer = match crate::notify::worker::Transport::from_config(
+            self.state.config.smtp_url.as_deref(),
+            &self.state.config.mail_dir,
+        ) {
+            Ok(transport) if self.state.config.run_inventory_jobs => Some(tokio::spawn(
+                crate::notify::worker::run(self.state.clone(), transport),
+            )),
+            Ok(_) => None,
+            Err(err) => return Err(err),
+        };
         let order_jobs = self
             .state
             .config
@@ -419,7 +429,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
-        for jobs in [inventory, order_jobs].into_iter().flatten() {
+        for jobs in [inventory, order_jobs, mailer].into_iter().flatten() {
             jobs.abort();
         }
         result.map_err(Into::into)

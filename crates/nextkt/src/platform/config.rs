@@ -111,6 +111,23 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_PLATFORM_FEE_CURRENCY", default_value = "IDR")]
     pub platform_fee_currency: String,
 
+    /// SMTP server for outgoing email, e.g. `smtps://user:pass@smtp.example.com` or
+    /// `smtp://127.0.0.1:2525`. Unset: emails are written as .eml files to --mail-dir.
+    #[arg(long, env = "NEXTKT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing email.
+    #[arg(
+        long,
+        env = "NEXTKT_MAIL_FROM",
+        default_value = "Nextkt <tickets@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Where emails go as .eml files when no SMTP server is configured.
+    #[arg(long, env = "NEXTKT_MAIL_DIR", default_value = "outbox")]
+    pub mail_dir: String,
+
     /// How long an `Idempotency-Key` is remembered, in hours.
     #[arg(long, env = "NEXTKT_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub idempotency_ttl_hours: i64,
@@ -168,6 +185,9 @@ impl ServeConfig {
                 e.detail
             )
         })?;
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("--mail-from: {e}"))?;
         if let Some(key) = &self.internal_api_key {
             anyhow::ensure!(
                 key.len() >= 16,

@@ -43,6 +43,8 @@ pub struct TestApp {
     pub state: nextkt::AppState,
     pub clock: Arc<ManualClock>,
     pub backend: Backend,
+    /// Where emails land as .eml files (no SMTP server unless a test sets one).
+    pub mail_dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _database: TestDatabase,
 }
@@ -133,7 +135,9 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let (url, database) = fresh_database(backend).await;
+    let mail_dir = tempfile::tempdir().expect("mail dir");
     let mut config = test_config(url);
+    config.mail_dir = mail_dir.path().display().to_string();
     adjust(&mut config);
     let clock = ManualClock::starting_now();
     let app = Application::build_with_clock(config, clock.clone())
@@ -151,6 +155,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConf
         state,
         clock,
         backend,
+        mail_dir,
         _shutdown: tx,
         _database: database,
     }

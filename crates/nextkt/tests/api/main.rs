@@ -9,6 +9,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod concurrency;
+mod email;
 mod idempotency;
 mod input;
 mod isolation;

@@ -1,0 +1,172 @@
+//! The email worker: drains the outbox over SMTP, or, with no SMTP configured, into `.eml`
+//! files in a directory. Several processes can run it: each claims a batch by leasing its
+//! rows (a crashed sender's lease runs out and another process retries). A failed send is
+//! retried with exponential backoff and never touches the change that queued it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::Value;
+
+use super::templates;
+use crate::app::AppState;
+use crate::platform::clock::Millis;
+
+const BATCH: i64 = 20;
+const LEASE_MS: i64 = 60_000;
+const MAX_ATTEMPTS: i64 = 12;
+
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Directory(PathBuf),
+}
+
+impl Transport {
+    /// From configuration: an `smtp://` or `smtps://` URL, or else the mail directory.
+    pub fn from_config(smtp_url: Option<&str>, mail_dir: &str) -> anyhow::Result<Transport> {
+        match smtp_url {
+            Some(url) => Ok(Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| anyhow::anyhow!("--smtp-url: {e}"))?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build(),
+            )),
+            None => Ok(Transport::Directory(PathBuf::from(mail_dir))),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Queued {
+    id: String,
+    template: String,
+    locale: String,
+    to_address: String,
+    payload_json: String,
+    attempts: i64,
+}
+
+/// Waits before the next try: 30 s, 1 min, 2 min, ... up to an hour.
+pub fn backoff_ms(attempts: i64) -> Millis {
+    (30_000i64 << attempts.clamp(0, 7)).min(3_600_000)
+}
+
+/// Claims and sends one batch. Returns how many were sent.
+pub async fn drain_once(state: &AppState, transport: &Transport) -> anyhow::Result<usize> {
+    let now = state.clock.now_ms();
+    let lock = match state.db.dialect {
+        crate::platform::db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::platform::db::Dialect::Sqlite => "",
+    };
+    // Pending rows that are due, and rows whose sender's lease ran out.
+    let claimed: Vec<Queued> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $2 \
+         ORDER BY next_attempt_at LIMIT $3{lock}) \
+         RETURNING id, template, locale, to_address, payload_json, attempts"
+    )))
+    .bind(now + LEASE_MS)
+    .bind(now)
+    .bind(BATCH)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut sent = 0;
+    for mail in claimed {
+        let result = send(state, transport, &mail).await;
+        let now = state.clock.now_ms();
+        match result {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(mail.id.clone())
+                    .execute(&state.db.pool)
+                    .await?;
+                metrics::counter!("nextkt_emails_sent_total").increment(1);
+                sent += 1;
+            }
+            Err(err) => {
+                let give_up = mail.attempts >= MAX_ATTEMPTS;
+                tracing::warn!(email = %mail.id, attempts = mail.attempts, error = %err, give_up, "email not sent");
+                sqlx::query("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3")
+                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(now + backoff_ms(mail.attempts))
+                    .bind(mail.id.clone())
+                    .execute(&state.db.pool)
+                    .await?;
+                metrics::counter!("nextkt_emails_failed_total").increment(1);
+            }
+        }
+    }
+    Ok(sent)
+}
+
+async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow::Result<()> {
+    let mut payload: Value = serde_json::from_str(&mail.payload_json)?;
+    if let Some(tickets) = payload.get_mut("tickets").and_then(Value::as_array_mut) {
+        for ticket in tickets {
+            let svg =
+                crate::tickets::page::qr_svg(ticket["qr_payload"].as_str().unwrap_or_default());
+            ticket["qr_svg"] = Value::String(svg);
+        }
+    }
+    let rendered = templates::render(&mail.template, &mail.locale, &payload)?;
+    let from: Mailbox = state
+        .config
+        .mail_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--mail-from: {e}"))?;
+    let to: Mailbox = mail
+        .to_address
+        .parse()
+        .map_err(|e| anyhow::anyhow!("recipient {}: {e}", mail.to_address))?;
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(rendered.subject)
+        .message_id(Some(format!("<{}@nextkt>", mail.id)));
+    let message = match rendered.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html))?,
+        None => builder.body(rendered.text)?,
+    };
+    match transport {
+        Transport::Smtp(smtp) => {
+            smtp.send(message).await?;
+        }
+        Transport::Directory(dir) => {
+            tokio::fs::create_dir_all(dir).await?;
+            tokio::fs::write(dir.join(format!("{}.eml", mail.id)), message.formatted()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the worker until the task is dropped.
+pub async fn run(state: AppState, transport: Transport) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match drain_once(&state, &transport).await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "email worker");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(super::backoff_ms(1), 60_000);
+        assert_eq!(super::backoff_ms(2), 120_000);
+        assert_eq!(super::backoff_ms(12), 3_600_000);
+    }
+}
