@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::buyers::accounts as buyer_accounts;
 use crate::buyers::credential_cache::CredentialCache;
 use crate::catalog::{events, seating, storefront, ticket_types};
-use crate::commerce::{cart, discounts, fees, orders, points};
+use crate::commerce::{admin_orders, cart, discounts, fees, orders, points};
 use crate::inventory::jobs as inventory_jobs;
 use crate::inventory::reserve::Reserver;
 use crate::payments::{simulated as simulated_payments, webhooks};
@@ -80,6 +80,7 @@ impl AppState {
         (name = "discounts", description = "Discount codes"),
         (name = "points", description = "Loyalty points: program, balances, history"),
         (name = "checkout", description = "Checkout, orders and the buyer's tickets"),
+        (name = "orders", description = "Orders for operators: search, detail, resend, cancel"),
         (name = "payments", description = "Payment providers: the simulated pay page and provider webhooks"),
         (name = "tickets", description = "The public ticket page"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
@@ -198,6 +199,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(discounts::get, discounts::update))
         .routes(routes!(fees::show))
         .routes(routes!(orders::checkout))
+        .routes(routes!(admin_orders::list))
+        .routes(routes!(admin_orders::get))
+        .routes(routes!(admin_orders::resend))
+        .routes(routes!(admin_orders::cancel))
         .routes(routes!(orders::my_orders))
         .routes(routes!(orders::my_order))
         .routes(routes!(orders::cart_order))

@@ -591,10 +591,68 @@ async fn refund_late(
     Ok(())
 }
 
-/// Expires unpaid orders whose deadline passed: the discount use and the points go back.
-/// Before expiring, the order's payments are looked at: one the provider reports paid is
-/// settled instead.
-pub async fn expire_due(state: &AppState, now: Millis) -> Result<u64, sqlx::Error> {
+/// Closes an unpaid order as `expired` or `cancelled`: pending payments lapse, the code's
+/// use and the points go back. False when the order is not (or no longer) unpaid, or a
+/// payment for it has been captured (its callback settles it).
+pub async fn close_unpaid(
+    state: &AppState,
+    tx: &mut Tx,
+    order_id: &str,
+    status: &str,
+    now: Millis,
+) -> ApiResult<bool> {
+    let Some(order) = lock(state, tx, order_id).await? else {
+        return Ok(false);
+    };
+    if order.status != "pending_payment" {
+        return Ok(false);
+    }
+    let paid: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE order_id = $1 AND status = 'paid'")
+            .bind(order.id.clone())
+            .fetch_one(&mut **tx)
+            .await?;
+    if paid > 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status.to_string())
+        .bind(now)
+        .bind(order.id.clone())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE payments SET status = 'expired', updated_at = $1 WHERE order_id = $2 AND status = 'pending'")
+        .bind(now)
+        .bind(order.id.clone())
+        .execute(&mut **tx)
+        .await?;
+    if let Some(discount_id) = &order.discount_id {
+        sqlx::query("UPDATE discounts SET uses = uses - 1 WHERE id = $1 AND uses > 0")
+            .bind(discount_id.clone())
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let (Some(buyer_id), true) = (&order.buyer_id, order.points_used > 0) {
+        let program = points::program(&state.db, &order.organization_id, &order.currency).await?;
+        let movement = Movement {
+            org_id: &order.organization_id,
+            buyer_id,
+            kind: "reversal",
+            reference_id: Some(&order.id),
+            note: Some(if status == "expired" {
+                "order expired"
+            } else {
+                "order cancelled"
+            }),
+        };
+        points::credit(tx, &movement, order.points_used, program.expiry_days, now).await?;
+    }
+    Ok(true)
+}
+
+/// Expires unpaid orders whose deadline passed. An order whose payment the provider has
+/// captured is left for its callback to settle.
+pub async fn expire_due(state: &AppState, now: Millis) -> ApiResult<u64> {
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE status = 'pending_payment' AND payment_deadline <= $1 ORDER BY payment_deadline LIMIT 100",
     )
@@ -604,59 +662,10 @@ pub async fn expire_due(state: &AppState, now: Millis) -> Result<u64, sqlx::Erro
     let mut expired = 0;
     for id in due {
         let mut tx = state.db.begin().await?;
-        let Some(order) = lock(state, &mut tx, &id).await? else {
-            continue;
-        };
-        if order.status != "pending_payment" {
-            continue;
+        if close_unpaid(state, &mut tx, &id, "expired", now).await? {
+            tx.commit().await?;
+            expired += 1;
         }
-        let paid: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM payments WHERE order_id = $1 AND status = 'paid'",
-        )
-        .bind(order.id.clone())
-        .fetch_one(&mut *tx)
-        .await?;
-        if paid > 0 {
-            // Paid at the provider but not settled here yet: its callback settles it.
-            continue;
-        }
-        sqlx::query("UPDATE orders SET status = 'expired', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(order.id.clone())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE payments SET status = 'expired', updated_at = $1 WHERE order_id = $2 AND status = 'pending'")
-            .bind(now)
-            .bind(order.id.clone())
-            .execute(&mut *tx)
-            .await?;
-        if let Some(discount_id) = &order.discount_id {
-            sqlx::query("UPDATE discounts SET uses = uses - 1 WHERE id = $1 AND uses > 0")
-                .bind(discount_id.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let (Some(buyer_id), true) = (&order.buyer_id, order.points_used > 0) {
-            let program =
-                points::program(&state.db, &order.organization_id, &order.currency).await?;
-            let movement = Movement {
-                org_id: &order.organization_id,
-                buyer_id,
-                kind: "reversal",
-                reference_id: Some(&order.id),
-                note: Some("order expired"),
-            };
-            points::credit(
-                &mut tx,
-                &movement,
-                order.points_used,
-                program.expiry_days,
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        expired += 1;
     }
     Ok(expired)
 }

@@ -173,3 +173,45 @@ pub async fn extend(db: &Db, cart_id: &str, extra_secs: i64, now: Millis) -> Api
     tx.commit().await?;
     Ok(())
 }
+
+/// Releases every hold of an order (a cancelled order): units and seats go back on sale.
+pub async fn release_order(
+    db: &Db,
+    tx: &mut crate::platform::db::Tx,
+    order_id: &str,
+    now: Millis,
+) -> ApiResult<()> {
+    let pools: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT ticket_type_id FROM holds WHERE order_id = $1 AND status = 'active' AND seat_id IS NULL \
+         ORDER BY ticket_type_id",
+    )
+    .bind(order_id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    for pool in pools {
+        pools::lock(db, tx, &pool).await?;
+        let released: Vec<i64> = sqlx::query_scalar(
+            "UPDATE holds SET status = 'released', updated_at = $1 WHERE order_id = $2 AND ticket_type_id = $3 \
+             AND seat_id IS NULL AND status = 'active' RETURNING quantity",
+        )
+        .bind(now)
+        .bind(order_id.to_string())
+        .bind(pool.clone())
+        .fetch_all(&mut **tx)
+        .await?;
+        pools::add_held(tx, &pool, -released.iter().sum::<i64>(), None, now).await?;
+    }
+    sqlx::query(
+        "DELETE FROM seat_claims WHERE kind = 'hold' AND hold_id IN \
+         (SELECT id FROM holds WHERE order_id = $1 AND seat_id IS NOT NULL AND status = 'active')",
+    )
+    .bind(order_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE holds SET status = 'released', updated_at = $1 WHERE order_id = $2 AND status = 'active'")
+        .bind(now)
+        .bind(order_id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -30,6 +30,10 @@ pub enum Permission {
     ReadAuditLog,
     /// Create and change events, ticket types, seating and hotspots.
     ManageCatalog,
+    /// See orders and buyers' details.
+    ReadOrders,
+    /// Cancel, refund and resend orders.
+    ManageOrders,
 }
 
 impl Role {
@@ -65,7 +69,8 @@ impl Role {
             ManageOrganization | ManageMembers | ManageKeys | ReadAuditLog => {
                 matches!(self, Owner | Admin)
             }
-            ManageCatalog => matches!(self, Owner | Admin | Manager),
+            ManageCatalog | ManageOrders => matches!(self, Owner | Admin | Manager),
+            ReadOrders => !matches!(self, Gate),
         }
     }
 }
@@ -82,6 +87,16 @@ mod tests {
             assert_eq!(role.allows(Permission::ManageKeys), admin, "{role:?}");
             assert_eq!(role.allows(Permission::ReadAuditLog), admin, "{role:?}");
             assert!(role.allows(Permission::ReadOrganization));
+            assert_eq!(
+                role.allows(Permission::ReadOrders),
+                role != Role::Gate,
+                "{role:?}"
+            );
+            assert_eq!(
+                role.allows(Permission::ManageOrders),
+                matches!(role, Role::Owner | Role::Admin | Role::Manager),
+                "{role:?}"
+            );
             assert_eq!(
                 role.allows(Permission::ManageCatalog),
                 matches!(role, Role::Owner | Role::Admin | Role::Manager),

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin_orders;
 mod api_keys;
 mod buyers;
 mod cart;
