@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::buyers::accounts as buyer_accounts;
 use crate::buyers::credential_cache::CredentialCache;
 use crate::catalog::{events, seating, storefront, ticket_types};
-use crate::commerce::{admin_orders, cart, discounts, fees, orders, points};
+use crate::commerce::{admin_orders, cart, discounts, fees, orders, points, refunds};
 use crate::inventory::jobs as inventory_jobs;
 use crate::inventory::reserve::Reserver;
 use crate::payments::{simulated as simulated_payments, webhooks};
@@ -203,6 +203,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_orders::get))
         .routes(routes!(admin_orders::resend))
         .routes(routes!(admin_orders::cancel))
+        .routes(routes!(refunds::create))
         .routes(routes!(orders::my_orders))
         .routes(routes!(orders::my_order))
         .routes(routes!(orders::cart_order))

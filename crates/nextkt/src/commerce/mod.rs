@@ -8,3 +8,4 @@ pub mod fees;
 pub mod orders;
 pub mod points;
 pub mod pricing;
+pub mod refunds;

@@ -150,3 +150,34 @@ pub async fn claim_for_order(
             .collect(),
     ))
 }
+
+/// Puts refunded tickets' units and seats back on sale.
+pub async fn release_sold(
+    db: &Db,
+    tx: &mut Tx,
+    released: &[Claimed],
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    let mut per_pool: BTreeMap<&str, i64> = BTreeMap::new();
+    for claim in released {
+        match &claim.seat_id {
+            None => *per_pool.entry(claim.ticket_type_id.as_str()).or_default() += 1,
+            Some(seat) => {
+                sqlx::query("DELETE FROM seat_claims WHERE seat_id = $1 AND kind = 'ticket'")
+                    .bind(seat.clone())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    for (pool_id, units) in per_pool {
+        pools::lock(db, tx, pool_id).await?;
+        sqlx::query("UPDATE inventory_pools SET sold = sold - $1, updated_at = $2 WHERE ticket_type_id = $3")
+            .bind(units)
+            .bind(now)
+            .bind(pool_id.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -84,7 +84,7 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
            (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
               AND h.seat_id IS NULL AND h.status = 'active' AND h.expires_at > $1) AS live_held, \
            (SELECT COUNT(*) FROM tickets t WHERE t.ticket_type_id = p.ticket_type_id \
-              AND t.seat_id IS NULL AND t.status = 'valid') AS issued \
+              AND t.seat_id IS NULL AND t.inventory_released_at IS NULL) AS issued \
          FROM inventory_pools p WHERE ($2 = '' OR p.organization_id = $2)",
     )
     .bind(now)

@@ -117,7 +117,7 @@ mod tests {
     fn every_template_renders_in_both_languages() {
         let payload = json!({
             "order_id": "o1", "name": "Budi", "total": 1000, "currency": "IDR", "token": "tok",
-            "organization_name": "Java Jazz",
+            "organization_name": "Java Jazz", "amount": 500, "reason": "cancelled show",
             "tickets": [{ "holder": "Budi", "url": "http://x/t/abc", "qr_svg": "<svg></svg>" }],
         });
         for template in [

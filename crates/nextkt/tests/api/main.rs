@@ -20,5 +20,6 @@ mod partners;
 mod platform;
 mod points;
 mod pricing;
+mod refunds;
 mod roles;
 mod storefront;
