@@ -214,6 +214,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(webhooks::simulated))
         .routes(routes!(ticket_page::show))
+        .routes(routes!(
+            crate::tickets::signing::list,
+            crate::tickets::signing::rotate
+        ))
         .routes(routes!(cart::use_points))
         .routes(routes!(points::get_program, points::set_program))
         .routes(routes!(points::adjust))

@@ -163,6 +163,86 @@ pub async fn create(
     Ok(key)
 }
 
+#[derive(Debug, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct PublicKey {
+    /// The `kid` in ticket QR payloads.
+    pub id: String,
+    /// Ed25519 public key, base64url without padding.
+    pub public_key: String,
+    #[serde(skip)]
+    pub created_at: i64,
+}
+
+async fn public_keys(db: &Db, event_id: &str) -> Result<Vec<PublicKey>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, public_key, created_at FROM event_signing_keys WHERE event_id = $1 AND retired_at IS NULL \
+         ORDER BY created_at, id",
+    )
+    .bind(event_id.to_string())
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The event's ticket verification keys (oldest first; the newest signs new tickets).
+#[utoipa::path(
+    get, path = "/admin/events/{event_id}/signing-keys", tag = "events",
+    params(("event_id" = String, Path)),
+    responses((status = 200, body = Vec<PublicKey>), (status = 404, body = crate::platform::error::Problem)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    access: crate::tenancy::access::AdminAccess,
+    axum::extract::Path(event_id): axum::extract::Path<String>,
+) -> crate::platform::error::ApiResult<crate::platform::json::ApiJson<Vec<PublicKey>>> {
+    access.require(crate::tenancy::roles::Permission::ReadOrganization)?;
+    let event = crate::catalog::events::find(&state.db, &access.org_id, &event_id).await?;
+    Ok(crate::platform::json::ApiJson(
+        public_keys(&state.db, &event.id).await?,
+    ))
+}
+
+/// Rotate: a new key signs tickets issued from now on; older keys keep verifying theirs.
+#[utoipa::path(
+    post, path = "/admin/events/{event_id}/signing-keys", tag = "events",
+    params(("event_id" = String, Path)),
+    responses((status = 201, body = Vec<PublicKey>), (status = 404, body = crate::platform::error::Problem)),
+    security(("bearer" = []))
+)]
+pub async fn rotate(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    access: crate::tenancy::access::AdminAccess,
+    axum::extract::Path(event_id): axum::extract::Path<String>,
+) -> crate::platform::error::ApiResult<(
+    axum::http::StatusCode,
+    crate::platform::json::ApiJson<Vec<PublicKey>>,
+)> {
+    access.require(crate::tenancy::roles::Permission::ManageCatalog)?;
+    let event = crate::catalog::events::find(&state.db, &access.org_id, &event_id).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let key = create(&mut tx, &access.org_id, &event.id, now).await?;
+    crate::tenancy::audit::record(
+        &mut tx,
+        crate::tenancy::audit::Change {
+            org_id: Some(&access.org_id),
+            actor: &access.actor,
+            action: "event.signing_key_rotated",
+            target_kind: "event",
+            target_id: &event.id,
+            before: None,
+            after: Some(serde_json::json!({ "key_id": key.id, "public_key": key.public_key() })),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        crate::platform::json::ApiJson(public_keys(&state.db, &event.id).await?),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

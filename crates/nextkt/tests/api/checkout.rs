@@ -8,6 +8,7 @@ on_both_databases!(
     webhooks_apply_once_and_refuse_bad_tokens,
     late_payments_claim_again_or_are_refunded,
     free_orders_are_paid_at_once_and_the_last_code_use_goes_once,
+    signing_keys_rotate_and_old_tickets_still_verify,
 );
 
 async fn pay(app: &TestApp, payment_url: &str, outcome: &str) {
@@ -536,4 +537,59 @@ async fn free_orders_are_paid_at_once_and_the_last_code_use_goes_once(app: TestA
     )
     .await
     .expect(201);
+}
+
+async fn signing_keys_rotate_and_old_tickets_still_verify(app: TestApp) {
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app
+        .ga_event(&owner, 10, json!({}), json!({ "price": 0 }))
+        .await;
+    let first = checkout_one(&app, &owner.org_id, &ev, 1).await;
+    let rotated = app
+        .post(
+            &format!("/admin/events/{}/signing-keys", ev.event_id),
+            &auth,
+            json!({}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(rotated.as_array().unwrap().len(), 2);
+    let second = checkout_one(&app, &owner.org_id, &ev, 1).await;
+    let keys = app
+        .get(
+            &format!("/admin/events/{}/signing-keys", ev.event_id),
+            &auth,
+        )
+        .await
+        .expect(200);
+    let lookup = |kid: &str| {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == kid)
+            .map(|k| k["public_key"].as_str().unwrap().to_string())
+    };
+    let old = nextkt::tickets::signing::verify(
+        first["order"]["tickets"][0]["qr_payload"].as_str().unwrap(),
+        lookup,
+    )
+    .unwrap();
+    let new = nextkt::tickets::signing::verify(
+        second["order"]["tickets"][0]["qr_payload"]
+            .as_str()
+            .unwrap(),
+        lookup,
+    )
+    .unwrap();
+    assert_ne!(old.kid, new.kid, "new tickets use the new key");
+    assert_eq!(new.kid, keys[1]["id"].as_str().unwrap());
+    let (_, viewer) = app.api_key(&owner, "viewer").await;
+    app.post(
+        &format!("/admin/events/{}/signing-keys", ev.event_id),
+        &Auth::bearer(&viewer),
+        json!({}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
 }
