@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin_orders;
 mod api_keys;
+mod browser;
 mod buyers;
 mod cart;
 mod catalog;
