@@ -213,6 +213,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             simulated_payments::decide
         ))
         .routes(routes!(webhooks::simulated))
+        .routes(routes!(webhooks::xendit))
         .routes(routes!(ticket_page::show))
         .routes(routes!(
             crate::tickets::signing::list,
@@ -446,7 +447,7 @@ impl Application {
     }
 }
 
-/// Expires unpaid orders past their deadline, every second.
+/// Every second: expires unpaid orders past their deadline, submits requested refunds.
 async fn expire_orders(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -454,6 +455,9 @@ async fn expire_orders(state: AppState) {
         tick.tick().await;
         if let Err(err) = orders::expire_due(&state, state.clock.now_ms()).await {
             tracing::warn!(error = %err, "expiring orders failed");
+        }
+        if let Err(err) = crate::payments::refunds::submit_due(&state, state.clock.now_ms()).await {
+            tracing::warn!(error = %err, "submitting refunds failed");
         }
     }
 }

@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the HTTP server (applies migrations first).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Check every inventory invariant of the stored data (all organizations) without the
@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(config) => {
             init_logging(config.log_format);
             let database = redact(&config.database.database_url);
-            let app = Application::build(config).await?;
+            let app = Application::build(*config).await?;
             tracing::info!(address = %app.local_addr(), %database, "nextkt listening");
             println!("nextkt listening on http://{}", app.local_addr());
             app.run(shutdown_signal()).await?;

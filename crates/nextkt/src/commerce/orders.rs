@@ -230,6 +230,26 @@ pub async fn checkout(
     };
     let quote = &cart.pricing;
     let order_id = new_id();
+    // The provider is asked before the transaction opens (its API is a network call).
+    let opened = if quote.total > 0 {
+        let description = format!("Order {order_id}");
+        Some(
+            payments::open(
+                &state,
+                payments::OpenRequest {
+                    amount: quote.total,
+                    currency: &cart.currency,
+                    email: &email,
+                    description: &description,
+                    deadline: cart.deadline,
+                    now,
+                },
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let mut tx = state.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
@@ -309,21 +329,24 @@ pub async fn checkout(
         };
         points::debit(&state.db, &mut tx, &movement, quote.points_used, now).await?;
     }
-    let payment_url = if quote.total == 0 {
-        settle_paid(&state, &mut tx, &order_id, now).await?;
-        None
-    } else {
-        let payment = payments::create(
-            &mut tx,
-            &state.base_url,
-            &caller.org.id,
-            &order_id,
-            quote.total,
-            &cart.currency,
-            now,
-        )
-        .await?;
-        Some(payment.redirect_url)
+    let payment_url = match &opened {
+        None => {
+            settle_paid(&state, &mut tx, &order_id, now).await?;
+            None
+        }
+        Some(opened) => {
+            payments::record(
+                &mut tx,
+                opened,
+                &caller.org.id,
+                &order_id,
+                quote.total,
+                &cart.currency,
+                now,
+            )
+            .await?;
+            Some(opened.redirect_url.clone())
+        }
     };
     tx.commit().await?;
     let order = view(&state, find(&state, &caller.org.id, &order_id).await?).await?;
@@ -506,7 +529,7 @@ pub async fn apply_provider_event(
                     }
                     // A second successful payment for a settled order is given back.
                     _ => {
-                        refund_payment(&mut tx, &payment.id, now).await?;
+                        refund_payment(&mut tx, &payment, &order, "duplicate payment", now).await?;
                         "refunded_duplicate_payment".to_string()
                     }
                 }
@@ -546,10 +569,32 @@ async fn mark_payment(
     Ok(())
 }
 
-async fn refund_payment(tx: &mut Tx, payment_id: &str, now: Millis) -> Result<(), sqlx::Error> {
-    // The simulated provider refunds at once; real providers are asked (with checkout's
-    // provider work) and tracked to completion.
-    mark_payment(tx, payment_id, "refunded", now).await
+/// Gives a captured payment back in full, through its provider.
+async fn refund_payment(
+    tx: &mut Tx,
+    payment: &PaymentRow,
+    order: &OrderRow,
+    reason: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    payments::refunds::request(
+        tx,
+        payments::refunds::Request {
+            org_id: &order.organization_id,
+            order_id: &order.id,
+            payment_id: Some(&payment.id),
+            provider: &payment.provider,
+            amount: payment.amount,
+            currency: &payment.currency,
+            reason: Some(reason),
+            return_to_sale: false,
+            created_by_kind: "system",
+            created_by_id: "nextkt",
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// A payment arrived after the holds lapsed and the stock is gone: give the money back and
@@ -560,14 +605,15 @@ async fn refund_late(
     order: &OrderRow,
     now: Millis,
 ) -> ApiResult<()> {
-    for payment in sqlx::query_scalar::<_, String>(
-        "SELECT id FROM payments WHERE order_id = $1 AND status = 'paid'",
-    )
+    let paid: Vec<PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM payments WHERE order_id = $1 AND status = 'paid'",
+        payments::PAYMENT_COLUMNS
+    )))
     .bind(order.id.clone())
     .fetch_all(&mut **tx)
-    .await?
-    {
-        refund_payment(tx, &payment, now).await?;
+    .await?;
+    for payment in &paid {
+        refund_payment(tx, payment, order, "late payment: sold out", now).await?;
     }
     sqlx::query("UPDATE orders SET status = 'refunded', updated_at = $1 WHERE id = $2")
         .bind(now)

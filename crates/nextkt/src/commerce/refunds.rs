@@ -1,8 +1,8 @@
 //! Refunds by operators: a whole order, some of its tickets, or an amount. Tickets refunded
 //! are voided at once (their page says so; scanners refuse them); their units or seats go
 //! back on sale when the operator chooses; points earned on the refunded part are taken
-//! back and points spent on it returned. The money goes back through the provider and the
-//! refund is tracked until the provider completes it (the simulated provider at once).
+//! back and points spent on it returned. The money goes back through the provider that took
+//! it (payments/refunds.rs), tracked until the provider completes it.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,9 +16,9 @@ use super::pricing::allocate;
 use crate::app::AppState;
 use crate::inventory::convert::{self, Claimed};
 use crate::notify::outbox::{self, Email};
-use crate::platform::clock::{opt_rfc3339, rfc3339};
+use crate::payments;
+use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
-use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
@@ -44,7 +44,8 @@ pub struct Refund {
     pub order_id: String,
     pub amount: i64,
     pub currency: String,
-    /// `pending` (asked of the provider), `succeeded` or `failed`.
+    /// `requested` (being sent to the provider), `pending` (the provider is on it),
+    /// `succeeded` or `failed`.
     pub status: String,
     pub tickets_voided: i64,
     pub return_to_sale: bool,
@@ -177,24 +178,31 @@ pub async fn create(
     }
 
     let now = state.clock.now_ms();
-    let refund_id = new_id();
+    let paid: Option<(String, String)> =
+        sqlx::query_as("SELECT id, provider FROM payments WHERE order_id = $1 AND status = 'paid' ORDER BY id LIMIT 1")
+            .bind(order.id.clone())
+            .fetch_optional(&state.db.pool)
+            .await?;
+    // Free orders took no money: nothing goes to a provider.
+    let (payment_id, provider) =
+        paid.unwrap_or_else(|| (String::new(), payments::SIMULATED.to_string()));
     let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO refunds (id, organization_id, order_id, amount, currency, status, reason, return_to_sale, \
-         provider, created_by_kind, created_by_id, created_at, completed_at) \
-         VALUES ($1, $2, $3, $4, $5, 'succeeded', $6, $7, 'simulated', $8, $9, $10, $10)",
+    let refund_id = payments::refunds::request(
+        &mut tx,
+        payments::refunds::Request {
+            org_id: &order.organization_id,
+            order_id: &order.id,
+            payment_id: (!payment_id.is_empty()).then_some(payment_id.as_str()),
+            provider: &provider,
+            amount: price,
+            currency: &order.currency,
+            reason: reason.as_deref(),
+            return_to_sale,
+            created_by_kind: access.actor.kind.as_str(),
+            created_by_id: &access.actor.id,
+        },
+        now,
     )
-    .bind(refund_id.clone())
-    .bind(order.organization_id.clone())
-    .bind(order.id.clone())
-    .bind(price)
-    .bind(order.currency.clone())
-    .bind(reason.clone())
-    .bind(i64::from(return_to_sale))
-    .bind(access.actor.kind.as_str())
-    .bind(access.actor.id.clone())
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     for ticket in &voided {
         let done = sqlx::query(
@@ -304,12 +312,12 @@ pub async fn create(
             order_id: order.id,
             amount: price,
             currency: order.currency,
-            status: "succeeded".into(),
+            status: "requested".into(),
             tickets_voided: voided.len() as i64,
             return_to_sale,
             reason,
             created_at: rfc3339(now),
-            completed_at: opt_rfc3339(Some(now)),
+            completed_at: None,
         }),
     ))
 }

@@ -2,18 +2,27 @@
 //! pay page served by Nextkt where a person pays or fails a payment; the page then calls
 //! the provider webhook like a real provider would.
 
+pub mod refunds;
 pub mod simulated;
 pub mod webhooks;
+pub mod xendit;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use axum::http::StatusCode;
+
+use self::xendit::NewInvoice;
+use crate::app::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
+use crate::platform::config::PaymentProvider;
 use crate::platform::db::{Db, Tx};
+use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 use crate::platform::secrets::new_token;
 
 pub const SIMULATED: &str = "simulated";
+pub const XENDIT: &str = "xendit";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentRow {
@@ -61,46 +70,111 @@ impl PaymentRow {
     }
 }
 
-/// Opens a payment for an order with the configured provider (the simulated one for now).
-pub async fn create(
+/// A payment opened with a provider, before it is recorded.
+pub struct Opened {
+    pub id: String,
+    pub provider: &'static str,
+    pub provider_ref: String,
+    pub redirect_url: String,
+}
+
+pub struct OpenRequest<'a> {
+    pub amount: i64,
+    pub currency: &'a str,
+    pub email: &'a str,
+    pub description: &'a str,
+    /// Until when the buyer may pay (the holds' expiry).
+    pub deadline: Millis,
+    pub now: Millis,
+}
+
+/// Opens a payment with the configured provider. For Xendit this calls its API, so it runs
+/// before the checkout transaction; an invoice whose order then fails simply expires.
+pub async fn open(state: &AppState, request: OpenRequest<'_>) -> ApiResult<Opened> {
+    let id = new_id();
+    match state.config.payment_provider {
+        PaymentProvider::Simulated => Ok(Opened {
+            redirect_url: format!("{}/pay/{id}", state.base_url),
+            provider_ref: id.clone(),
+            id,
+            provider: SIMULATED,
+        }),
+        PaymentProvider::Xendit => {
+            let xendit = state
+                .config
+                .xendit()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("Xendit is not configured")))?;
+            let invoice = xendit
+                .create_invoice(
+                    &state.http,
+                    NewInvoice {
+                        external_id: &id,
+                        amount: request.amount,
+                        currency: request.currency,
+                        payer_email: request.email,
+                        description: request.description,
+                        duration_secs: (request.deadline - request.now) / 1000,
+                        return_url: &state.base_url,
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "payment_provider_unavailable",
+                        format!("{e}"),
+                    )
+                })?;
+            Ok(Opened {
+                id,
+                provider: XENDIT,
+                provider_ref: invoice.id,
+                redirect_url: invoice.invoice_url,
+            })
+        }
+    }
+}
+
+/// Records an opened payment in the checkout transaction.
+pub async fn record(
     tx: &mut Tx,
-    base_url: &str,
+    opened: &Opened,
     org_id: &str,
     order_id: &str,
     amount: i64,
     currency: &str,
     now: Millis,
-) -> Result<PaymentRow, sqlx::Error> {
-    let id = new_id();
-    let row = PaymentRow {
-        redirect_url: format!("{base_url}/pay/{id}"),
-        provider_ref: id.clone(),
-        id,
-        organization_id: org_id.to_string(),
-        order_id: order_id.to_string(),
-        provider: SIMULATED.to_string(),
-        status: "pending".into(),
-        amount,
-        currency: currency.to_string(),
-        created_at: now,
-        paid_at: None,
-    };
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO payments (id, organization_id, order_id, provider, provider_ref, status, amount, currency, \
          redirect_url, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $9)",
     )
-    .bind(row.id.clone())
-    .bind(row.organization_id.clone())
-    .bind(row.order_id.clone())
-    .bind(row.provider.clone())
-    .bind(row.provider_ref.clone())
+    .bind(opened.id.clone())
+    .bind(org_id.to_string())
+    .bind(order_id.to_string())
+    .bind(opened.provider)
+    .bind(opened.provider_ref.clone())
     .bind(amount)
-    .bind(row.currency.clone())
-    .bind(row.redirect_url.clone())
+    .bind(currency.to_string())
+    .bind(opened.redirect_url.clone())
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(row)
+    Ok(())
+}
+
+pub async fn find_by_ref(
+    db: &Db,
+    provider: &str,
+    provider_ref: &str,
+) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE provider = $1 AND provider_ref = $2"
+    )))
+    .bind(provider.to_string())
+    .bind(provider_ref.to_string())
+    .fetch_optional(&db.pool)
+    .await
 }
 
 pub async fn find(db: &Db, id: &str) -> Result<Option<PaymentRow>, sqlx::Error> {

@@ -73,3 +73,110 @@ pub async fn simulated(
     .await?;
     Ok(ApiJson(WebhookAnswer { outcome }))
 }
+
+/// Callbacks of Xendit, verified by `x-callback-token`: invoice callbacks (`status` PAID,
+/// SETTLED or EXPIRED) and refund callbacks (`event` refund.succeeded / refund.failed).
+/// Each is applied once: an invoice's callback is keyed by invoice and status, a refund's
+/// by its id.
+#[utoipa::path(
+    post, path = "/webhooks/xendit", tag = "payments",
+    request_body = serde_json::Value,
+    responses((status = 200, body = WebhookAnswer), (status = 401, body = Problem), (status = 404, body = Problem)),
+)]
+pub async fn xendit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<ApiJson<WebhookAnswer>> {
+    let now = state.clock.now_ms();
+    let Some(xendit) = state.config.xendit() else {
+        return Err(ApiError::not_found("Xendit integration"));
+    };
+    let presented = headers
+        .get("x-callback-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if token_hash(presented) != token_hash(&xendit.callback_token) {
+        return Err(ApiError::unauthorized(
+            "invalid_callback_token",
+            "the callback token is wrong",
+        ));
+    }
+    if let Some(event) = body["event"].as_str().filter(|e| e.starts_with("refund.")) {
+        let refund_id = body["data"]["id"]
+            .as_str()
+            .ok_or_else(|| ApiError::invalid("data.id", "required"))?;
+        let succeeded = event == "refund.succeeded";
+        let mut tx = state.db.begin().await?;
+        let recorded = sqlx::query(
+            "INSERT INTO provider_events (provider, event_id, payment_id, kind, outcome, received_at) \
+             VALUES ('xendit', $1, NULL, $2, 'applied', $3) ON CONFLICT (provider, event_id) DO NOTHING",
+        )
+        .bind(format!("{refund_id}:{event}"))
+        .bind(event.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() == 0 {
+            return Ok(ApiJson(WebhookAnswer {
+                outcome: "duplicate".into(),
+            }));
+        }
+        let changed =
+            super::refunds::complete(&mut tx, super::XENDIT, refund_id, succeeded, now).await?;
+        tx.commit().await?;
+        let outcome = match (changed, succeeded) {
+            (false, _) => "ignored",
+            (true, true) => "refund_succeeded",
+            (true, false) => "refund_failed",
+        };
+        return Ok(ApiJson(WebhookAnswer {
+            outcome: outcome.into(),
+        }));
+    }
+    let invoice_id = body["id"]
+        .as_str()
+        .ok_or_else(|| ApiError::invalid("id", "required"))?;
+    let status = body["status"]
+        .as_str()
+        .ok_or_else(|| ApiError::invalid("status", "required"))?;
+    let payment = super::find_by_ref(&state.db, super::XENDIT, invoice_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let kind = match status {
+        "PAID" | "SETTLED" => "payment.paid",
+        "EXPIRED" => "payment.failed",
+        _ => "payment.other",
+    };
+    // PAID and SETTLED are the same capture, reported twice.
+    let event_id = format!(
+        "{invoice_id}:{}",
+        if kind == "payment.paid" {
+            "PAID"
+        } else {
+            status
+        }
+    );
+    let amount = body["paid_amount"]
+        .as_i64()
+        .or_else(|| body["amount"].as_i64())
+        .unwrap_or(-1);
+    let currency = body["currency"]
+        .as_str()
+        .unwrap_or(&payment.currency)
+        .to_string();
+    let outcome = orders::apply_provider_event(
+        &state,
+        orders::ProviderEvent {
+            provider: super::XENDIT,
+            event_id: &event_id,
+            kind,
+            payment: &payment,
+            amount,
+            currency: &currency,
+        },
+        now,
+    )
+    .await?;
+    Ok(ApiJson(WebhookAnswer { outcome }))
+}

@@ -25,6 +25,12 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaymentProvider {
+    Simulated,
+    Xendit,
+}
+
 #[derive(Clone, Debug, clap::Args)]
 pub struct ServeConfig {
     /// Address and port to listen on (port 0 picks a free port).
@@ -111,6 +117,27 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_PLATFORM_FEE_CURRENCY", default_value = "IDR")]
     pub platform_fee_currency: String,
 
+    /// Payment provider for new payments: `simulated` (a test pay page; no money moves) or
+    /// `xendit` (needs --xendit-secret-key and --xendit-callback-token).
+    #[arg(long, env = "NEXTKT_PAYMENT_PROVIDER", value_enum, default_value_t = PaymentProvider::Simulated)]
+    pub payment_provider: PaymentProvider,
+
+    /// Xendit secret API key.
+    #[arg(long, env = "NEXTKT_XENDIT_SECRET_KEY", hide_env_values = true)]
+    pub xendit_secret_key: Option<String>,
+
+    /// The callback verification token from the Xendit dashboard (`x-callback-token`).
+    #[arg(long, env = "NEXTKT_XENDIT_CALLBACK_TOKEN", hide_env_values = true)]
+    pub xendit_callback_token: Option<String>,
+
+    /// Xendit's API address (a local stand-in in tests).
+    #[arg(
+        long,
+        env = "NEXTKT_XENDIT_BASE_URL",
+        default_value = "https://api.xendit.co"
+    )]
+    pub xendit_base_url: String,
+
     /// SMTP server for outgoing email, e.g. `smtps://user:pass@smtp.example.com` or
     /// `smtp://127.0.0.1:2525`. Unset: emails are written as .eml files to --mail-dir.
     #[arg(long, env = "NEXTKT_SMTP_URL", hide_env_values = true)]
@@ -134,6 +161,19 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The Xendit client, when Xendit is configured (it may serve callbacks and refunds of
+    /// existing payments even while new payments use the simulated provider).
+    pub fn xendit(&self) -> Option<crate::payments::xendit::Xendit> {
+        match (&self.xendit_secret_key, &self.xendit_callback_token) {
+            (Some(secret_key), Some(callback_token)) => Some(crate::payments::xendit::Xendit {
+                base_url: self.xendit_base_url.trim_end_matches('/').to_string(),
+                secret_key: secret_key.clone(),
+                callback_token: callback_token.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// The platform's default fee deal.
     pub fn platform_fee(&self) -> crate::commerce::fees::FeeDeal {
         crate::commerce::fees::FeeDeal {
@@ -185,6 +225,10 @@ impl ServeConfig {
                 e.detail
             )
         })?;
+        anyhow::ensure!(
+            self.payment_provider != PaymentProvider::Xendit || self.xendit().is_some(),
+            "--payment-provider xendit needs --xendit-secret-key and --xendit-callback-token"
+        );
         self.mail_from
             .parse::<lettre::message::Mailbox>()
             .map_err(|e| anyhow::anyhow!("--mail-from: {e}"))?;

@@ -24,3 +24,4 @@ mod pricing;
 mod refunds;
 mod roles;
 mod storefront;
+mod xendit;
