@@ -707,6 +707,11 @@ pub async fn expire_due(state: &AppState, now: Millis) -> ApiResult<u64> {
     .await?;
     let mut expired = 0;
     for id in due {
+        // Ask the provider about payments still open: one captured meanwhile is settled
+        // now instead of letting its order lapse.
+        if settle_if_captured(state, &id, now).await? {
+            continue;
+        }
         let mut tx = state.db.begin().await?;
         if close_unpaid(state, &mut tx, &id, "expired", now).await? {
             tx.commit().await?;
@@ -714,6 +719,46 @@ pub async fn expire_due(state: &AppState, now: Millis) -> ApiResult<u64> {
         }
     }
     Ok(expired)
+}
+
+/// Asks Xendit about the order's pending invoices (the simulated provider reports through
+/// its callback only). True when one was captured and the order was settled.
+async fn settle_if_captured(state: &AppState, order_id: &str, now: Millis) -> ApiResult<bool> {
+    let Some(xendit) = state.config.xendit() else {
+        return Ok(false);
+    };
+    let pending: Vec<PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM payments WHERE order_id = $1 AND status = 'pending' AND provider = $2",
+        payments::PAYMENT_COLUMNS
+    )))
+    .bind(order_id.to_string())
+    .bind(payments::XENDIT)
+    .fetch_all(&state.db.pool)
+    .await?;
+    for payment in pending {
+        let invoice = match xendit.invoice(&state.http, &payment.provider_ref).await {
+            Ok(invoice) => invoice,
+            Err(err) => {
+                tracing::warn!(payment = %payment.id, error = %err, "could not ask Xendit about a payment");
+                continue;
+            }
+        };
+        if matches!(invoice.status.as_str(), "PAID" | "SETTLED") {
+            let event_id = format!("{}:PAID", payment.provider_ref);
+            let event = ProviderEvent {
+                provider: payments::XENDIT,
+                event_id: &event_id,
+                kind: "payment.paid",
+                payment: &payment,
+                amount: payment.amount,
+                currency: &payment.currency,
+            };
+            let outcome = apply_provider_event(state, event, now).await?;
+            tracing::info!(payment = %payment.id, %outcome, "payment found captured before its order expired");
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The logged-in buyer's orders, newest first.
