@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A short on-sale run against each database, for CI: asserts the correctness figures
-# (nothing oversold, no seat claimed twice, no counter drift, no errors), never throughput.
+# Short benchmark runs against each database, for CI: an on-sale rush and a checkout run,
+# asserting only correctness (nothing oversold, no counter drift, no errors, every order paid
+# once with one ticket per unit), never throughput.
 #   crates/bench/smoke.sh TARGET_DIR POSTGRES_ADMIN_URL
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,15 @@ for db in sqlite postgres; do
   line=$("$BIN/nextkt-bench" onsale --url "$URL" --setup --capacity 300 --buyers 50 --rate 400 \
     --duration 3 --max-per-order 3 --abandon-share 0.2 2>/dev/null | tail -n1)
   check "$db" "$line"
+  line=$("$BIN/nextkt-bench" checkout --url "$URL" --setup --rate 20 --duration 3 --late-share 0 2>/dev/null | tail -n1)
+  python3 - "$db" "$line" <<'PY'
+import json, sys
+label, line = sys.argv[1], sys.argv[2]
+r = json.loads(line)
+if r["duplicate_tickets"] or r["double_charged"] or r["errors"] or r["orders_paid"] != r["buyers"]:
+    sys.exit(f"{label} checkout: {line}")
+print(f"{label} checkout: ok ({r['orders_paid']} orders paid, {r['tickets_issued']} tickets)")
+PY
   kill "$pid"; wait "$pid" 2>/dev/null || true
   "$BIN/nextkt" audit --database-url "$url" >/dev/null
 done

@@ -4,6 +4,7 @@
 //! an intended send time, and latency is measured from that time, so a stalled server
 //! cannot hide its stalls by slowing the sender), then audits the inventory.
 
+mod checkout;
 mod onsale;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// An on-sale rush: many buyers reserving one general-admission ticket type.
     Onsale(onsale::Args),
+    /// Buyers from reservation to ticket: checkout, simulated payment, callbacks, issuance.
+    Checkout(checkout::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +34,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Onsale(args) => runtime.block_on(onsale::run(args)),
+        Command::Checkout(args) => runtime.block_on(checkout::run(args)),
     }
 }

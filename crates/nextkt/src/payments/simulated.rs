@@ -60,6 +60,9 @@ pub async fn page(
 #[derive(Debug, Deserialize)]
 pub struct Outcome {
     pub outcome: String,
+    /// How many times the provider delivers the callback (1–3): real providers sometimes
+    /// deliver an event twice; this lets a test or benchmark make it happen.
+    pub deliveries: Option<u8>,
 }
 
 /// Pay or fail a simulated payment; the provider then calls the webhook.
