@@ -454,7 +454,9 @@ async fn settle_paid(
             template: "order_confirmation",
             locale: &order.locale,
             to: &order.email,
-            payload: json!({ "order_id": order.id, "name": order.name, "total": order.total, "currency": order.currency, "tickets": links }),
+            payload: json!({ "order_id": order.id, "name": order.name, "total": order.total, "currency": order.currency,
+                "subtotal": order.subtotal, "discount": order.discount, "points_value": order.points_value,
+                "tax": order.tax, "fee": order.fee, "tickets": links }),
         },
         now,
     )

@@ -138,6 +138,20 @@ mod tests {
         let id = render("order_confirmation", "id", &payload).unwrap();
         assert!(id.subject.starts_with("Tiket Anda"));
         assert!(id.text.contains("http://x/t/abc"));
+        let receipt = render(
+            "order_confirmation",
+            "en",
+            &json!({ "order_id": "o", "name": "B", "subtotal": 1000, "discount": 100, "points_value": 0, "tax": 90,
+                     "fee": 25, "total": 1015, "currency": "IDR", "tickets": [] }),
+        )
+        .unwrap();
+        assert!(
+            receipt.text.contains("Platform fee     25 IDR"),
+            "{}",
+            receipt.text
+        );
+        assert!(receipt.text.contains("Discount        -100 IDR"));
+        assert!(!receipt.text.contains("Points"), "zero lines are left out");
         assert!(id.html.unwrap().contains("<svg>"));
         let fallback = render("operator_invite", "fr", &payload).unwrap();
         assert!(fallback.subject.starts_with("You are invited"));
