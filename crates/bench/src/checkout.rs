@@ -3,13 +3,15 @@
 //! paid after the hold expired), wait for the ticket — then an audit of every order.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+
+use crate::setup::Target;
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
@@ -37,91 +39,14 @@ pub struct Args {
     connections: usize,
 }
 
-struct Target {
-    admin: String,
-    storefront: String,
-    event_id: String,
-    ticket_type_id: String,
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: Value,
-) -> anyhow::Result<Value> {
-    let resp = client
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    anyhow::ensure!(status.is_success(), "{url}: {status} {body}");
-    Ok(body)
-}
-
 async fn setup(client: &reqwest::Client, base: &str) -> anyhow::Result<Target> {
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-    let signup: Value = client
-        .post(format!("{base}/admin/auth/signup"))
-        .json(&json!({ "email": format!("bench-{stamp}@example.com"), "password": "benchmark password",
-                        "name": "Bench", "organization_name": format!("Checkout bench {stamp}") }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = signup["tokens"]["access_token"]
-        .as_str()
-        .context("signup failed")?
-        .to_string();
-    let key = post(
+    crate::setup::organizer(
         client,
-        &format!("{base}/admin/api-keys"),
-        &token,
-        json!({ "name": "bench", "role": "admin" }),
+        base,
+        json!({ "title": { "en": "Checkout benchmark" }, "hold_minutes": 1 }),
+        json!({ "price": 150000, "capacity": 1_000_000 }),
     )
-    .await?;
-    let admin = key["secret"].as_str().context("api key")?.to_string();
-    let event = post(
-        client,
-        &format!("{base}/admin/events"),
-        &admin,
-        json!({ "title": { "en": "Checkout benchmark" }, "starts_at": "2030-01-01T19:00:00Z",
-                "ends_at": "2030-01-01T23:00:00Z", "hold_minutes": 1 }),
-    )
-    .await?;
-    let event_id = event["id"].as_str().context("event")?.to_string();
-    let tt = post(
-        client,
-        &format!("{base}/admin/events/{event_id}/ticket-types"),
-        &admin,
-        json!({ "name": "GA", "price": 150000, "capacity": 1_000_000 }),
-    )
-    .await?;
-    let ticket_type_id = tt["id"].as_str().context("ticket type")?.to_string();
-    post(
-        client,
-        &format!("{base}/admin/events/{event_id}/publish"),
-        &admin,
-        json!({}),
-    )
-    .await?;
-    let sf = post(
-        client,
-        &format!("{base}/admin/storefront-keys"),
-        &admin,
-        json!({ "name": "bench shop" }),
-    )
-    .await?;
-    let storefront = sf["secret"].as_str().context("storefront key")?.to_string();
-    Ok(Target {
-        admin,
-        storefront,
-        event_id,
-        ticket_type_id,
-    })
+    .await
 }
 
 /// One buyer, from reservation to ticket. Returns whether the order ended paid.

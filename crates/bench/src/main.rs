@@ -6,6 +6,7 @@
 
 mod checkout;
 mod onsale;
+mod setup;
 
 use clap::{Parser, Subcommand};
 

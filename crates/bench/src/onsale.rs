@@ -1,8 +1,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+
+use crate::setup::Target;
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -55,102 +57,14 @@ pub struct Args {
     connections: usize,
 }
 
-struct Target {
-    admin: String,
-    storefront: String,
-    event_id: String,
-    ticket_type_id: String,
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: Value,
-) -> anyhow::Result<Value> {
-    let resp = client
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!("{url}: {status} {body}");
-    }
-    Ok(body)
-}
-
 async fn setup(client: &reqwest::Client, args: &Args) -> anyhow::Result<Target> {
-    let base = &args.url;
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-    let resp = client
-        .post(format!("{base}/admin/auth/signup"))
-        .json(&json!({
-            "email": format!("bench-{stamp}@example.com"),
-            "password": "benchmark password",
-            "name": "Bench",
-            "organization_name": format!("Bench {stamp}"),
-        }))
-        .send()
-        .await?;
-    let signup: Value = resp.json().await?;
-    let token = signup["tokens"]["access_token"]
-        .as_str()
-        .context("signup failed")?
-        .to_string();
-    // A key that outlives the run (operator access tokens last 15 minutes).
-    let key = post(
+    crate::setup::organizer(
         client,
-        &format!("{base}/admin/api-keys"),
-        &token,
-        json!({ "name": "bench", "role": "admin" }),
+        &args.url,
+        json!({ "title": { "en": "Benchmark on-sale" }, "max_per_order": args.max_per_order }),
+        json!({ "capacity": args.capacity, "max_per_order": args.max_per_order }),
     )
-    .await?;
-    let admin = key["secret"].as_str().context("api key")?.to_string();
-    let event = post(
-        client,
-        &format!("{base}/admin/events"),
-        &admin,
-        json!({
-            "title": { "en": "Benchmark on-sale" },
-            "starts_at": "2030-01-01T19:00:00Z",
-            "ends_at": "2030-01-01T23:00:00Z",
-            "max_per_order": args.max_per_order,
-        }),
-    )
-    .await?;
-    let event_id = event["id"].as_str().context("event")?.to_string();
-    let tt = post(
-        client,
-        &format!("{base}/admin/events/{event_id}/ticket-types"),
-        &admin,
-        json!({ "name": "GA", "price": 250000, "capacity": args.capacity, "max_per_order": args.max_per_order }),
-    )
-    .await?;
-    let ticket_type_id = tt["id"].as_str().context("ticket type")?.to_string();
-    post(
-        client,
-        &format!("{base}/admin/events/{event_id}/publish"),
-        &admin,
-        json!({}),
-    )
-    .await?;
-    let sf = post(
-        client,
-        &format!("{base}/admin/storefront-keys"),
-        &admin,
-        json!({ "name": "bench shop" }),
-    )
-    .await?;
-    let storefront = sf["secret"].as_str().context("storefront key")?.to_string();
-    Ok(Target {
-        admin,
-        storefront,
-        event_id,
-        ticket_type_id,
-    })
+    .await
 }
 
 #[derive(Default)]
