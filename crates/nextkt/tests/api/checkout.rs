@@ -305,6 +305,45 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
         .await
         .unwrap();
     assert_eq!(discount, 1, "the code's use is counted once");
+
+    // And back: a full refund voids the tickets, returns the stock and takes the earned
+    // points back.
+    let order_id = first["order"]["id"].as_str().unwrap();
+    app.post(
+        &format!("/admin/orders/{order_id}/refunds"),
+        &auth,
+        json!({}),
+    )
+    .await
+    .expect(201);
+    let public = app
+        .call_with(
+            reqwest::Method::GET,
+            &format!("/t/{code}"),
+            &Auth::None,
+            None,
+            &[("accept", "application/json")],
+        )
+        .await
+        .expect(200);
+    assert_eq!(public["status"], "void");
+    let types = app
+        .get(
+            &format!("/admin/events/{}/ticket-types", ev.event_id),
+            &auth,
+        )
+        .await
+        .expect(200);
+    assert_eq!(types[0]["sold"], 0);
+    let rewards = app
+        .get(
+            "/consumer/rewards",
+            &buyer_auth(&owner.org_id, &buyer_token, None),
+        )
+        .await
+        .expect(200);
+    // 880 earned taken back; the 20,000 spent come back.
+    assert_eq!(rewards["balance"], 20_000);
 }
 
 async fn checkout_one(
