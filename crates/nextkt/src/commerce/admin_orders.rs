@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
-use super::orders::{ORDER_COLUMNS, Order, OrderRow, find, view};
+use super::orders::{ORDER_COLUMNS, Order, OrderRow, find, view, view_page};
 use crate::app::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::error::{ApiError, ApiResult, Problem};
@@ -66,15 +66,9 @@ pub async fn list(
     .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    let page = page.finish(rows, |r| &r.id);
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(view(&state, row).await?);
-    }
-    Ok(ApiJson(Page {
-        items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(
+        view_page(&state, page.finish(rows, |r| &r.id)).await?,
+    ))
 }
 
 /// One order, with its lines, payments and tickets.

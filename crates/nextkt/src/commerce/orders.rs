@@ -165,6 +165,18 @@ pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
     })
 }
 
+/// A page of orders, each with its lines, payments and tickets.
+pub async fn view_page(state: &AppState, page: Page<OrderRow>) -> ApiResult<Page<Order>> {
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(view(state, row).await?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
@@ -786,15 +798,9 @@ pub async fn my_orders(
     .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    let page = page.finish(rows, |r| &r.id);
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(view(&state, row).await?);
-    }
-    Ok(ApiJson(Page {
-        items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(
+        view_page(&state, page.finish(rows, |r| &r.id)).await?,
+    ))
 }
 
 /// One of the logged-in buyer's orders.

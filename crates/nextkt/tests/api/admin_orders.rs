@@ -98,19 +98,10 @@ async fn operators_search_cancel_and_resend_orders(app: TestApp) {
 
     // Resend a paid order's confirmation.
     let b = orders[1]["order"]["id"].as_str().unwrap();
-    let payment = &orders[1]["order"]["payments"][0];
-    let token = nextkt::payments::simulated_callback_token(&app.state.db, 0)
-        .await
-        .unwrap();
-    app.call_with(
-        reqwest::Method::POST,
-        "/webhooks/simulated",
-        &Auth::None,
-        Some(json!({ "id": "e1", "type": "payment.paid", "payment_id": payment["id"], "amount": payment["amount"], "currency": "IDR" })),
-        &[("x-callback-token", token.as_str())],
-    )
-    .await
-    .expect(200);
+    assert_eq!(
+        app.pay_by_webhook(&orders[1]["order"]["payments"][0]).await,
+        "paid"
+    );
     app.post(&format!("/admin/orders/{b}/resend"), &auth, json!({}))
         .await
         .expect(202);

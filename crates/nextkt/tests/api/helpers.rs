@@ -472,6 +472,29 @@ impl TestApp {
         ])
     }
 
+    /// Delivers the simulated provider's "paid" callback for a payment (as its pay page
+    /// would); returns the webhook's outcome.
+    pub async fn pay_by_webhook(&self, payment: &Value) -> String {
+        let token = nextkt::payments::simulated_callback_token(&self.state.db, 0)
+            .await
+            .unwrap();
+        let event = json!({
+            "id": format!("evt-{}", payment["id"].as_str().unwrap()), "type": "payment.paid",
+            "payment_id": payment["id"], "amount": payment["amount"], "currency": payment["currency"],
+        });
+        let answer = self
+            .call_with(
+                Method::POST,
+                "/webhooks/simulated",
+                &Auth::None,
+                Some(event),
+                &[("x-callback-token", token.as_str())],
+            )
+            .await
+            .expect(200);
+        answer["outcome"].as_str().unwrap_or_default().to_string()
+    }
+
     /// The organization's inventory audit through the API.
     pub async fn audit(&self, owner: &Operator) -> Value {
         self.get("/admin/inventory/audit", &Auth::bearer(&owner.token))

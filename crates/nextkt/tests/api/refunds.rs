@@ -19,22 +19,10 @@ async fn paid_order(app: &TestApp, org: &str, ev: &GaEvent, quantity: i64, email
         )
         .await
         .expect(201);
-    let payment = &checkout["order"]["payments"][0];
-    let token = nextkt::payments::simulated_callback_token(&app.state.db, 0)
-        .await
-        .unwrap();
-    app.call_with(
-        reqwest::Method::POST,
-        "/webhooks/simulated",
-        &Auth::None,
-        Some(
-            json!({ "id": format!("e-{}", payment["id"].as_str().unwrap()), "type": "payment.paid",
-                     "payment_id": payment["id"], "amount": payment["amount"], "currency": "IDR" }),
-        ),
-        &[("x-callback-token", token.as_str())],
-    )
-    .await
-    .expect(200);
+    assert_eq!(
+        app.pay_by_webhook(&checkout["order"]["payments"][0]).await,
+        "paid"
+    );
     app.get("/consumer/cart/order", &cart).await.expect(200)
 }
 
