@@ -83,6 +83,7 @@ impl AppState {
         (name = "orders", description = "Orders for operators: search, detail, resend, cancel"),
         (name = "payments", description = "Payment providers: the simulated pay page and provider webhooks"),
         (name = "tickets", description = "The public ticket page"),
+        (name = "gate", description = "Check-in lists, scanner devices and scans"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -215,6 +216,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::simulated))
         .routes(routes!(webhooks::xendit))
         .routes(routes!(ticket_page::show))
+        .routes(routes!(
+            crate::gate::lists::list,
+            crate::gate::lists::create
+        ))
+        .routes(routes!(
+            crate::gate::devices::list,
+            crate::gate::devices::enroll
+        ))
+        .routes(routes!(crate::gate::devices::revoke))
+        .routes(routes!(crate::gate::devices::pair))
+        .routes(routes!(crate::gate::scan::scan))
         .routes(routes!(
             crate::tickets::signing::list,
             crate::tickets::signing::rotate

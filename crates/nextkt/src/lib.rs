@@ -9,6 +9,7 @@ pub mod buyers;
 pub mod catalog;
 pub mod cli;
 pub mod commerce;
+pub mod gate;
 pub mod inventory;
 pub mod notify;
 pub mod payments;

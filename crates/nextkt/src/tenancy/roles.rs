@@ -34,6 +34,8 @@ pub enum Permission {
     ReadOrders,
     /// Cancel, refund and resend orders.
     ManageOrders,
+    /// Check-in lists and scanner devices.
+    ManageGate,
 }
 
 impl Role {
@@ -71,6 +73,7 @@ impl Role {
             }
             ManageCatalog | ManageOrders => matches!(self, Owner | Admin | Manager),
             ReadOrders => !matches!(self, Gate),
+            ManageGate => matches!(self, Owner | Admin | Manager | Gate),
         }
     }
 }

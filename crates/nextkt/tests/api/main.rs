@@ -12,6 +12,7 @@ mod checkout;
 mod cli;
 mod concurrency;
 mod email;
+mod gate;
 mod idempotency;
 mod input;
 mod isolation;
