@@ -180,8 +180,21 @@ pub struct PublicTicketType {
     pub max_per_order: Option<i64>,
 }
 
-fn visible_types(rows: Vec<TicketTypeRow>, unlock: Option<&str>) -> Vec<TicketTypeRow> {
-    rows.into_iter().filter(|t| t.unlocked_by(unlock)).collect()
+/// The event a storefront may show, with the ticket types this caller may see (hidden
+/// ones only with their unlock code).
+async fn visible_offer(
+    state: &AppState,
+    org_id: &str,
+    event_id: &str,
+    access: &EventAccess,
+) -> ApiResult<(EventRow, Vec<TicketTypeRow>)> {
+    let event = visible_event(state, org_id, event_id, access.access_key.as_deref()).await?;
+    let types = ticket_types::of_event(&state.db, &event.id)
+        .await?
+        .into_iter()
+        .filter(|t| t.unlocked_by(access.unlock.as_deref()))
+        .collect();
+    Ok((event, types))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -208,17 +221,7 @@ pub async fn inventory(
     Path(event_id): Path<String>,
     Query(access): Query<EventAccess>,
 ) -> ApiResult<ApiJson<Inventory>> {
-    let event = visible_event(
-        &state,
-        &storefront.org.id,
-        &event_id,
-        access.access_key.as_deref(),
-    )
-    .await?;
-    let types = visible_types(
-        ticket_types::of_event(&state.db, &event.id).await?,
-        access.unlock.as_deref(),
-    );
+    let (event, types) = visible_offer(&state, &storefront.org.id, &event_id, &access).await?;
     let shown: HashSet<String> = types.iter().map(|t| t.id.clone()).collect();
     let mut sections = seating::sections_of(&state.db, &event.id).await?;
     for section in &mut sections {
@@ -291,18 +294,8 @@ pub async fn availability(
     Path(event_id): Path<String>,
     Query(access): Query<EventAccess>,
 ) -> ApiResult<ApiJson<Availability>> {
-    let event = visible_event(
-        &state,
-        &storefront.org.id,
-        &event_id,
-        access.access_key.as_deref(),
-    )
-    .await?;
+    let (event, types) = visible_offer(&state, &storefront.org.id, &event_id, &access).await?;
     let now = state.clock.now_ms();
-    let types = visible_types(
-        ticket_types::of_event(&state.db, &event.id).await?,
-        access.unlock.as_deref(),
-    );
     let figures = pools::figures_for_event(&state.db, &event.id, now).await?;
     let claimed: HashSet<String> = sqlx::query_scalar::<_, String>(
         "SELECT seat_id FROM seat_claims WHERE event_id = $1 AND (kind = 'ticket' OR expires_at > $2)",

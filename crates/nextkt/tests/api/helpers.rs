@@ -495,12 +495,35 @@ impl TestApp {
         answer["outcome"].as_str().unwrap_or_default().to_string()
     }
 
+    /// A ticket's public page as JSON.
+    pub async fn ticket_json(&self, code: &str) -> Value {
+        self.call_with(
+            Method::GET,
+            &format!("/t/{code}"),
+            &Auth::None,
+            None,
+            &[("accept", "application/json")],
+        )
+        .await
+        .expect(200)
+    }
+
     /// The organization's inventory audit through the API.
     pub async fn audit(&self, owner: &Operator) -> Value {
         self.get("/admin/inventory/audit", &Auth::bearer(&owner.token))
             .await
             .expect(200)
     }
+}
+
+/// An inventory audit with nothing oversold and every counter exact.
+#[track_caller]
+pub fn assert_exact(audit: &Value) {
+    assert_eq!(
+        (audit["oversold"].as_i64(), audit["drift"].as_i64()),
+        (Some(0), Some(0)),
+        "{audit}"
+    );
 }
 
 pub fn merge(base: &mut Value, extra: Value) {
