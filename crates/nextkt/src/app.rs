@@ -227,6 +227,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::gate::devices::revoke))
         .routes(routes!(crate::gate::devices::pair))
         .routes(routes!(crate::gate::scan::scan))
+        .routes(routes!(crate::gate::scan::upload))
+        .routes(routes!(crate::gate::bundle::bundle))
+        .routes(routes!(crate::gate::guests::list, crate::gate::guests::add))
+        .routes(routes!(crate::gate::guests::import))
+        .routes(routes!(crate::gate::reports::guests))
+        .routes(routes!(crate::gate::reports::export))
+        .routes(routes!(crate::gate::reports::checkins))
+        .routes(routes!(crate::gate::reports::conflicts))
+        .routes(routes!(crate::tickets::transfer::by_buyer))
+        .routes(routes!(crate::tickets::transfer::by_operator))
+        .routes(routes!(crate::tickets::transfer::history))
         .routes(routes!(
             crate::tickets::signing::list,
             crate::tickets::signing::rotate

@@ -115,12 +115,15 @@ pub struct EventRow {
     pub updated_at: i64,
     pub published_at: Option<i64>,
     pub fee_payer: String,
+    pub buyer_transfers: i64,
+    pub transfer_cutoff_seconds: i64,
 }
 
 pub const EVENT_COLUMNS: &str = "id, organization_id, title_json, description_json, starts_at, \
     ends_at, timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
     sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
-    hold_extension_seconds, map_image_ref, created_at, updated_at, published_at, fee_payer";
+    hold_extension_seconds, map_image_ref, created_at, updated_at, published_at, fee_payer, \
+    buyer_transfers, transfer_cutoff_seconds";
 
 impl EventRow {
     pub fn mode(&self) -> Mode {
@@ -189,6 +192,10 @@ pub struct Event {
     pub map_image_ref: Option<String>,
     /// Who pays the platform fee: `buyer` (added to the total) or `organizer`.
     pub fee_payer: FeePayer,
+    /// Whether buyers may transfer their tickets to someone else (operators always may).
+    pub buyer_transfers: bool,
+    /// Buyers' transfers close this many minutes before the event starts.
+    pub transfer_cutoff_minutes: i64,
     pub created_at: String,
     pub updated_at: String,
     pub published_at: Option<String>,
@@ -219,6 +226,8 @@ impl From<EventRow> for Event {
             max_per_buyer: row.max_per_buyer,
             hold_minutes: row.hold_seconds / 60,
             hold_extension_minutes: row.hold_extension_seconds / 60,
+            buyer_transfers: row.buyer_transfers != 0,
+            transfer_cutoff_minutes: row.transfer_cutoff_seconds / 60,
             map_image_ref: row.map_image_ref,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
@@ -282,6 +291,10 @@ pub struct EventInput {
     pub map_image_ref: Option<String>,
     /// Who pays the platform fee: `buyer` (default) or `organizer`.
     pub fee_payer: Option<FeePayer>,
+    /// Whether buyers may transfer their tickets (default false).
+    pub buyer_transfers: Option<bool>,
+    /// 0–10080: buyers' transfers close this many minutes before the start (default 0).
+    pub transfer_cutoff_minutes: Option<i64>,
 }
 
 fn opt_time(field: &str, value: &str) -> ApiResult<Option<i64>> {
@@ -374,6 +387,12 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     }
     if let Some(m) = input.hold_extension_minutes {
         row.hold_extension_seconds = validate::range("hold_extension_minutes", m, 0, 60)? * 60;
+    }
+    if let Some(on) = input.buyer_transfers {
+        row.buyer_transfers = i64::from(on);
+    }
+    if let Some(m) = input.transfer_cutoff_minutes {
+        row.transfer_cutoff_seconds = validate::range("transfer_cutoff_minutes", m, 0, 10_080)? * 60;
     }
     if let Some(payer) = input.fee_payer {
         row.fee_payer = match payer {
@@ -483,6 +502,8 @@ pub async fn create(
         updated_at: now,
         published_at: None,
         fee_payer: "buyer".into(),
+        buyer_transfers: 0,
+        transfer_cutoff_seconds: 0,
     };
     apply(&mut row, input)?;
     let mut tx = state.db.begin().await?;
@@ -490,9 +511,10 @@ pub async fn create(
         "INSERT INTO events (id, organization_id, title_json, description_json, starts_at, ends_at, \
          timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
          sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
-         hold_extension_seconds, map_image_ref, search_text, created_at, updated_at, fee_payer) \
+         hold_extension_seconds, map_image_ref, search_text, created_at, updated_at, fee_payer, \
+         buyer_transfers, transfer_cutoff_seconds) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $23, $24)",
+         $19, $20, $21, $22, $23, $23, $24, $25, $26)",
     )
     .bind(row.id.clone())
     .bind(row.organization_id.clone())
@@ -518,6 +540,8 @@ pub async fn create(
     .bind(search_text(&row))
     .bind(now)
     .bind(row.fee_payer.clone())
+    .bind(row.buyer_transfers)
+    .bind(row.transfer_cutoff_seconds)
     .execute(&mut *tx)
     .await?;
     let event: Event = row.into();
@@ -546,7 +570,8 @@ async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
          visibility = $10, access_key = $11, mode = $12, sale_starts_at = $13, sale_ends_at = $14, \
          max_per_order = $15, max_per_buyer = $16, hold_seconds = $17, \
          hold_extension_seconds = $18, map_image_ref = $19, search_text = $20, updated_at = $21, \
-         published_at = $22, fee_payer = $25 WHERE id = $23 AND organization_id = $24",
+         published_at = $22, fee_payer = $25, buyer_transfers = $26, transfer_cutoff_seconds = $27 \
+         WHERE id = $23 AND organization_id = $24",
     )
     .bind(row.title_json.clone())
     .bind(row.description_json.clone())
@@ -573,6 +598,8 @@ async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
     .bind(row.id.clone())
     .bind(row.organization_id.clone())
     .bind(row.fee_payer.clone())
+    .bind(row.buyer_transfers)
+    .bind(row.transfer_cutoff_seconds)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -53,6 +53,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "operator_invite.id.txt",
         include_str!("../../templates/email/operator_invite.id.txt"),
     ),
+    (
+        "ticket_transferred.en.txt",
+        include_str!("../../templates/email/ticket_transferred.en.txt"),
+    ),
+    (
+        "ticket_transferred.id.txt",
+        include_str!("../../templates/email/ticket_transferred.id.txt"),
+    ),
+    (
+        "guest_ticket.en.txt",
+        include_str!("../../templates/email/guest_ticket.en.txt"),
+    ),
+    (
+        "guest_ticket.id.txt",
+        include_str!("../../templates/email/guest_ticket.id.txt"),
+    ),
 ];
 
 pub struct Rendered {

@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod docs_page;
 pub mod error;

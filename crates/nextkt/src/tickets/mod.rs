@@ -4,6 +4,7 @@
 
 pub mod page;
 pub mod signing;
+pub mod transfer;
 
 use base64::Engine;
 use rand::RngCore;

@@ -1,0 +1,197 @@
+//! The offline bundle: what a scanner device needs to admit people without network. It
+//! holds the device's check-in lists, the events' Ed25519 verification keys, the lookup
+//! hashes of revoked codes, and each ticket's attendee data sealed with a key derived from
+//! that ticket's code (see [`super::sealing`]). The format is documented in `docs/gate.md`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::devices::GateDevice;
+use super::lists::{self, CheckinList, LIST_COLUMNS, ListRow};
+use super::sealing;
+use crate::app::AppState;
+use crate::platform::clock::rfc3339;
+use crate::platform::db::placeholder_list;
+use crate::platform::error::{ApiResult, Problem};
+use crate::platform::json::ApiJson;
+
+pub const FORMAT: &str = "nextkt-gate-bundle/1";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleKey {
+    /// The `kid` of QR payloads it signed.
+    pub id: String,
+    /// Ed25519 public key, base64url without padding.
+    pub public_key: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleEvent {
+    pub id: String,
+    pub keys: Vec<BundleKey>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Bundle {
+    /// `nextkt-gate-bundle/1`.
+    pub format: String,
+    pub generated_at: String,
+    pub organization_id: String,
+    pub device_id: String,
+    pub lists: Vec<CheckinList>,
+    pub events: Vec<BundleEvent>,
+    /// Lookup hashes of codes that no longer admit anyone.
+    pub revoked: Vec<String>,
+    /// Sealed attendee data by the lookup hash of the ticket's code.
+    pub attendees: BTreeMap<String, String>,
+}
+
+/// What a sealed attendee entry holds once opened with the ticket's code.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Attendee {
+    pub ticket_id: String,
+    pub event_id: String,
+    pub ticket_type_id: String,
+    pub ticket_type: String,
+    pub holder_name: String,
+    pub seat: Option<String>,
+    /// Lists the ticket had entered when the bundle was made.
+    pub entered_list_ids: Vec<String>,
+    /// Lists the ticket was inside of when the bundle was made.
+    pub inside_list_ids: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BundleTicket {
+    id: String,
+    code: String,
+    event_id: String,
+    ticket_type_id: String,
+    holder_name: String,
+    status: String,
+    ticket_type: String,
+    row_label: Option<String>,
+    seat_number: Option<String>,
+}
+
+/// Download the offline bundle for this device's lists.
+#[utoipa::path(
+    get, path = "/gate/bundle", tag = "gate",
+    responses((status = 200, body = Bundle), (status = 401, body = Problem)),
+    security(("bearer" = []))
+)]
+pub async fn bundle(
+    State(state): State<AppState>,
+    device: GateDevice,
+) -> ApiResult<impl IntoResponse> {
+    let now = state.clock.now_ms();
+    let db = &state.db;
+    let list_rows: Vec<ListRow> = if device.list_ids.is_empty() {
+        Vec::new()
+    } else {
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {LIST_COLUMNS} FROM checkin_lists WHERE organization_id = $1 AND id IN ({}) ORDER BY id",
+            placeholder_list(2, device.list_ids.len())
+        )))
+        .persistent(false)
+        .bind(device.org_id.clone());
+        for id in &device.list_ids {
+            query = query.bind(id.clone());
+        }
+        query.fetch_all(&db.pool).await?
+    };
+    let mut event_ids: Vec<String> = list_rows.iter().map(|l| l.event_id.clone()).collect();
+    event_ids.sort();
+    event_ids.dedup();
+
+    let mut events = Vec::new();
+    let mut revoked = Vec::new();
+    let mut attendees = BTreeMap::new();
+    for event_id in &event_ids {
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, public_key FROM event_signing_keys WHERE event_id = $1 AND retired_at IS NULL ORDER BY created_at, id",
+        )
+        .bind(event_id.clone())
+        .fetch_all(&db.pool)
+        .await?;
+        events.push(BundleEvent {
+            id: event_id.clone(),
+            keys: keys
+                .into_iter()
+                .map(|(id, public_key)| BundleKey { id, public_key })
+                .collect(),
+        });
+        revoked.extend(
+            sqlx::query_scalar::<_, String>(
+                "SELECT code_hash FROM revoked_codes WHERE event_id = $1 ORDER BY code_hash",
+            )
+            .bind(event_id.clone())
+            .fetch_all(&db.pool)
+            .await?,
+        );
+        let checkins: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT c.ticket_id, c.list_id, c.inside FROM ticket_checkins c \
+             JOIN checkin_lists l ON l.id = c.list_id WHERE l.event_id = $1",
+        )
+        .bind(event_id.clone())
+        .fetch_all(&db.pool)
+        .await?;
+        let mut entered: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+        for (ticket, list, inside) in checkins {
+            entered.entry(ticket).or_default().push((list, inside != 0));
+        }
+        let tickets: Vec<BundleTicket> = sqlx::query_as(
+            "SELECT t.id, t.code, t.event_id, t.ticket_type_id, t.holder_name, t.status, \
+             tt.name AS ticket_type, s.row_label, s.seat_number FROM tickets t \
+             JOIN ticket_types tt ON tt.id = t.ticket_type_id LEFT JOIN seats s ON s.id = t.seat_id \
+             WHERE t.event_id = $1 AND t.organization_id = $2",
+        )
+        .bind(event_id.clone())
+        .bind(device.org_id.clone())
+        .fetch_all(&db.pool)
+        .await?;
+        for t in tickets {
+            let hash = sealing::lookup_hash(&t.code);
+            if t.status != "valid" {
+                revoked.push(hash);
+                continue;
+            }
+            let lists = entered.remove(&t.id).unwrap_or_default();
+            let attendee = Attendee {
+                ticket_id: t.id,
+                event_id: t.event_id,
+                ticket_type_id: t.ticket_type_id,
+                ticket_type: t.ticket_type,
+                holder_name: t.holder_name,
+                seat: t.row_label.zip(t.seat_number).map(|(r, n)| format!("{r}-{n}")),
+                entered_list_ids: lists.iter().map(|(l, _)| l.clone()).collect(),
+                inside_list_ids: lists
+                    .iter()
+                    .filter(|(_, inside)| *inside)
+                    .map(|(l, _)| l.clone())
+                    .collect(),
+            };
+            let plain = serde_json::to_vec(&attendee).unwrap_or_default();
+            attendees.insert(hash, sealing::seal(&t.code, &plain));
+        }
+    }
+    revoked.sort();
+    revoked.dedup();
+    metrics::counter!("nextkt_gate_bundles_total").increment(1);
+    let bundle = Bundle {
+        format: FORMAT.into(),
+        generated_at: rfc3339(now),
+        organization_id: device.org_id.clone(),
+        device_id: device.id.clone(),
+        lists: list_rows.into_iter().map(lists::CheckinList::from).collect(),
+        events,
+        revoked,
+        attendees,
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], ApiJson(bundle)))
+}

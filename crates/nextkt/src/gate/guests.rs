@@ -1,0 +1,665 @@
+//! Guest lists: named guests with complimentary tickets. Each guest gets an order of kind
+//! `complimentary` (total 0) and real tickets, claimed from the ticket type's capacity
+//! through the oversell core, so a guest list can never push an event past its capacity.
+//! Guests are added one at a time or imported from CSV; an import is checked whole and
+//! either every line is added or none is.
+
+use std::collections::{BTreeMap, HashSet};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::catalog::events::{self, EventRow};
+use crate::catalog::ticket_types::{self, TicketTypeRow};
+use crate::inventory::convert::Claimed;
+use crate::inventory::pools;
+use crate::notify::outbox::{self, Email};
+use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
+use crate::platform::csv;
+use crate::platform::db::Tx;
+use crate::platform::error::{ApiError, ApiResult, Problem};
+use crate::platform::ids::new_id;
+use crate::platform::json::ApiJson;
+use crate::platform::secrets::{new_token, token_hash};
+use crate::platform::validate;
+use crate::tenancy::access::AdminAccess;
+use crate::tenancy::audit::{self, Change};
+use crate::tenancy::roles::Permission;
+use crate::tickets::{self, Issue};
+
+const MAX_PER_GUEST: i64 = 20;
+const MAX_IMPORT_LINES: usize = 5_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGuest {
+    pub name: String,
+    pub email: String,
+    /// A general-admission ticket type of the event; its capacity is used.
+    pub ticket_type_id: String,
+    /// Tickets for this guest (1–20, default 1).
+    pub quantity: Option<i64>,
+    pub note: Option<String>,
+    /// Email the guest their tickets (default true).
+    pub send_email: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuestTicket {
+    pub id: String,
+    pub code: String,
+    pub url: String,
+    pub status: String,
+    /// When the ticket first went in on any list.
+    pub arrived_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Guest {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub ticket_type_id: String,
+    pub quantity: i64,
+    pub note: String,
+    pub order_id: String,
+    /// `manual` or `csv`.
+    pub source: String,
+    pub created_at: String,
+    /// Whether any of the guest's tickets has gone in.
+    pub arrived: bool,
+    pub tickets: Vec<GuestTicket>,
+}
+
+/// A guest checked and ready to be written.
+struct Entry {
+    name: String,
+    email: String,
+    ticket_type_id: String,
+    quantity: i64,
+    note: String,
+}
+
+fn ga_type<'a>(types: &'a [TicketTypeRow], id_or_name: &str) -> Result<&'a TicketTypeRow, String> {
+    let found = types
+        .iter()
+        .find(|t| t.id == id_or_name)
+        .or_else(|| types.iter().find(|t| t.name.eq_ignore_ascii_case(id_or_name)))
+        .ok_or_else(|| format!("no ticket type {id_or_name:?} in this event"))?;
+    if found.kind != "ga" {
+        return Err("guest tickets need a general-admission ticket type".into());
+    }
+    Ok(found)
+}
+
+/// Claims the units, writes the guests, their orders and tickets, and queues their emails:
+/// all in the caller's transaction, all or nothing.
+async fn add_all(
+    state: &AppState,
+    tx: &mut Tx,
+    event: &EventRow,
+    entries: &[Entry],
+    source: &str,
+    send_email: bool,
+    now: Millis,
+) -> ApiResult<Vec<String>> {
+    let db = &state.db;
+    // The oversell core's rule: lock each pool (in id order), sweep it, and check the fit.
+    let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in entries {
+        *wanted.entry(e.ticket_type_id.as_str()).or_default() += e.quantity;
+    }
+    for (type_id, units) in &wanted {
+        let pool = pools::lock(db, tx, type_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("ticket type"))?;
+        let expired = pools::expire_due(tx, type_id, &pool, now).await?;
+        let available = pool.capacity - (pool.held - expired) - pool.sold;
+        if *units > available {
+            return Err(ApiError::rule(
+                "sold_out",
+                format!("ticket type {type_id} has {available} left; the guests need {units}"),
+            ));
+        }
+        sqlx::query("UPDATE inventory_pools SET sold = sold + $1, updated_at = $2 WHERE ticket_type_id = $3")
+            .bind(*units)
+            .bind(now)
+            .bind(type_id.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    let title = event.title();
+    let mut ids = Vec::with_capacity(entries.len());
+    for e in entries {
+        let (guest_id, cart_id, order_id) = (new_id(), new_id(), new_id());
+        sqlx::query(
+            "INSERT INTO carts (id, organization_id, event_id, token_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(cart_id.clone())
+        .bind(event.organization_id.clone())
+        .bind(event.id.clone())
+        .bind(token_hash(&new_token("guest_")))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let locale: String = sqlx::query_scalar("SELECT locale FROM organizations WHERE id = $1")
+            .bind(event.organization_id.clone())
+            .fetch_one(&mut **tx)
+            .await?;
+        let currency: String = sqlx::query_scalar("SELECT currency FROM ticket_types WHERE id = $1")
+            .bind(e.ticket_type_id.clone())
+            .fetch_one(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
+             currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
+             fee_payer, payment_deadline, created_at, updated_at, paid_at, kind) VALUES ($1, $2, $3, $4, NULL, $5, $6, \
+             $7, 'paid', $8, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 'organizer', $9, $9, $9, $9, 'complimentary')",
+        )
+        .bind(order_id.clone())
+        .bind(event.organization_id.clone())
+        .bind(event.id.clone())
+        .bind(cart_id)
+        .bind(e.email.clone())
+        .bind(e.name.clone())
+        .bind(locale.clone())
+        .bind(currency)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let type_name: String = sqlx::query_scalar("SELECT name FROM ticket_types WHERE id = $1")
+            .bind(e.ticket_type_id.clone())
+            .fetch_one(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO order_lines (id, order_id, ticket_type_id, name, quantity, unit_price, discount, \
+             points_value, tax, fee_per_ticket, fee, total) VALUES ($1, $2, $3, $4, $5, 0, 0, 0, 0, 0, 0, 0)",
+        )
+        .bind(new_id())
+        .bind(order_id.clone())
+        .bind(e.ticket_type_id.clone())
+        .bind(type_name)
+        .bind(e.quantity)
+        .execute(&mut **tx)
+        .await?;
+        let claimed: Vec<Claimed> = (0..e.quantity)
+            .map(|_| Claimed {
+                ticket_type_id: e.ticket_type_id.clone(),
+                seat_id: None,
+            })
+            .collect();
+        let issued = tickets::issue(
+            db,
+            tx,
+            Issue {
+                org_id: &event.organization_id,
+                event_id: &event.id,
+                order_id: &order_id,
+                holder_name: &e.name,
+                holder_email: &e.email,
+            },
+            &claimed,
+            now,
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO guests (id, organization_id, event_id, name, email, ticket_type_id, quantity, note, \
+             order_id, source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(guest_id.clone())
+        .bind(event.organization_id.clone())
+        .bind(event.id.clone())
+        .bind(e.name.clone())
+        .bind(e.email.clone())
+        .bind(e.ticket_type_id.clone())
+        .bind(e.quantity)
+        .bind(e.note.clone())
+        .bind(order_id)
+        .bind(source.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        if send_email {
+            let event_title = title
+                .get(&locale)
+                .or_else(|| title.values().next())
+                .cloned()
+                .unwrap_or_default();
+            let links: Vec<serde_json::Value> = issued
+                .iter()
+                .map(|t| json!({ "url": format!("{}/t/{}", state.base_url, t.code), "qr_payload": t.qr_payload }))
+                .collect();
+            outbox::enqueue(
+                tx,
+                Email {
+                    organization_id: Some(&event.organization_id),
+                    template: "guest_ticket",
+                    locale: &locale,
+                    to: &e.email,
+                    payload: json!({ "name": e.name, "event": event_title, "tickets": links }),
+                },
+                now,
+            )
+            .await?;
+        }
+        ids.push(guest_id);
+    }
+    metrics::counter!("nextkt_guests_added_total").increment(entries.len() as u64);
+    Ok(ids)
+}
+
+async fn record_audit(
+    tx: &mut Tx,
+    access: &AdminAccess,
+    event_id: &str,
+    action: &str,
+    after: serde_json::Value,
+    now: Millis,
+) -> ApiResult<()> {
+    audit::record(
+        tx,
+        Change {
+            org_id: Some(&access.org_id),
+            actor: &access.actor,
+            action,
+            target_kind: "event",
+            target_id: event_id,
+            before: None,
+            after: Some(after),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Add a guest with complimentary tickets.
+#[utoipa::path(
+    post, path = "/admin/events/{event_id}/guest-list", tag = "gate",
+    params(("event_id" = String, Path)),
+    request_body = NewGuest,
+    responses((status = 201, body = Guest), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 422, description = "`sold_out` (the ticket type's capacity is used up)", body = Problem)),
+    security(("bearer" = []))
+)]
+pub async fn add(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+    ApiJson(body): ApiJson<NewGuest>,
+) -> ApiResult<(StatusCode, ApiJson<Guest>)> {
+    access.require(Permission::ManageOrders)?;
+    let event = events::find(&state.db, &access.org_id, &event_id).await?;
+    let types = ticket_types::of_event(&state.db, &event.id).await?;
+    let entry = Entry {
+        name: validate::text("name", &body.name, 200)?,
+        email: validate::email("email", &body.email)?,
+        ticket_type_id: ga_type(&types, &body.ticket_type_id)
+            .map_err(|e| ApiError::invalid("ticket_type_id", e))?
+            .id
+            .clone(),
+        quantity: validate::range("quantity", body.quantity.unwrap_or(1), 1, MAX_PER_GUEST)?,
+        note: match &body.note {
+            Some(n) if !n.trim().is_empty() => validate::text("note", n, 500)?,
+            _ => String::new(),
+        },
+    };
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let ids = add_all(
+        &state,
+        &mut tx,
+        &event,
+        std::slice::from_ref(&entry),
+        "manual",
+        body.send_email.unwrap_or(true),
+        now,
+    )
+    .await?;
+    record_audit(
+        &mut tx,
+        &access,
+        &event.id,
+        "guest.added",
+        json!({ "guest_id": ids[0], "name": entry.name, "email": entry.email, "quantity": entry.quantity }),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let guest = of_event(&state, &event.id, Some(&ids[0]))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("guest"))?;
+    Ok((StatusCode::CREATED, ApiJson(guest)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineError {
+    /// The CSV line (1 is the header).
+    pub line: usize,
+    pub field: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportFailed {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// `import_failed`.
+    pub code: String,
+    /// Every bad line; nothing was imported.
+    pub errors: Vec<LineError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Imported {
+    pub imported: usize,
+    pub tickets: i64,
+    pub guest_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportParams {
+    /// Email each guest their tickets (default true).
+    pub send_email: Option<bool>,
+}
+
+/// Checks every line; the entries, or every line's error.
+fn read_csv(text: &str, types: &[TicketTypeRow]) -> Result<Vec<Entry>, Vec<LineError>> {
+    let err = |line, field: Option<&str>, detail: String| LineError {
+        line,
+        field: field.map(str::to_string),
+        detail,
+    };
+    let records = csv::parse(text)
+        .map_err(|line| vec![err(line, None, "a quoted field is never closed".into())])?;
+    let Some((header, rows)) = records.split_first() else {
+        return Err(vec![err(1, None, "the file is empty".into())]);
+    };
+    let columns: Vec<String> = header
+        .fields
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| columns.iter().position(|c| c == name);
+    let (Some(name_col), Some(email_col), Some(type_col)) =
+        (col("name"), col("email"), col("ticket_type"))
+    else {
+        return Err(vec![err(
+            header.line,
+            None,
+            "the header must name the columns name, email and ticket_type (quantity and note are optional)"
+                .into(),
+        )]);
+    };
+    if let Some(unknown) = columns
+        .iter()
+        .find(|c| !["name", "email", "ticket_type", "quantity", "note"].contains(&c.as_str()))
+    {
+        return Err(vec![err(
+            header.line,
+            Some(unknown),
+            format!("unknown column {unknown:?}"),
+        )]);
+    }
+    if rows.len() > MAX_IMPORT_LINES {
+        return Err(vec![err(
+            rows[MAX_IMPORT_LINES].line,
+            None,
+            format!("at most {MAX_IMPORT_LINES} guests per import"),
+        )]);
+    }
+    if rows.is_empty() {
+        return Err(vec![err(header.line, None, "no guests after the header".into())]);
+    }
+    let (qty_col, note_col) = (col("quantity"), col("note"));
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    for row in rows {
+        if row.fields.len() != columns.len() {
+            errors.push(err(
+                row.line,
+                None,
+                format!("{} fields; the header has {}", row.fields.len(), columns.len()),
+            ));
+            continue;
+        }
+        let get = |i: Option<usize>| i.map(|i| row.fields[i].trim()).unwrap_or("");
+        let name = validate::text("name", get(Some(name_col)), 200);
+        let email = validate::email("email", get(Some(email_col)));
+        let ticket_type = ga_type(types, get(Some(type_col))).map(|t| t.id.clone());
+        let quantity = match get(qty_col) {
+            "" => Ok(1),
+            q => q
+                .parse::<i64>()
+                .ok()
+                .filter(|q| (1..=MAX_PER_GUEST).contains(q))
+                .ok_or_else(|| format!("quantity must be a whole number from 1 to {MAX_PER_GUEST}")),
+        };
+        let note = validate::text("note", get(note_col), 500).or_else(|e| {
+            if get(note_col).is_empty() {
+                Ok(String::new())
+            } else {
+                Err(e)
+            }
+        });
+        let mut bad = |field: &str, detail: String| errors.push(err(row.line, Some(field), detail));
+        match (name, email, ticket_type, quantity, note) {
+            (Ok(name), Ok(email), Ok(ticket_type_id), Ok(quantity), Ok(note)) => {
+                if !seen.insert((email.to_ascii_lowercase(), ticket_type_id.clone())) {
+                    bad(
+                        "email",
+                        format!("{email} appears twice for the same ticket type"),
+                    );
+                    continue;
+                }
+                entries.push(Entry {
+                    name,
+                    email,
+                    ticket_type_id,
+                    quantity,
+                    note,
+                });
+            }
+            (name, email, ticket_type, quantity, note) => {
+                if let Err(e) = name {
+                    bad("name", e.detail);
+                }
+                if let Err(e) = email {
+                    bad("email", e.detail);
+                }
+                if let Err(e) = ticket_type {
+                    bad("ticket_type", e);
+                }
+                if let Err(e) = quantity {
+                    bad("quantity", e);
+                }
+                if let Err(e) = note {
+                    bad("note", e.detail);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(entries)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Import guests from CSV (`content-type: text/csv`). Columns: `name`, `email`,
+/// `ticket_type` (id or name), optional `quantity` and `note`. Every line is checked first;
+/// if any is bad, nothing is imported and each bad line is reported.
+#[utoipa::path(
+    post, path = "/admin/events/{event_id}/guest-list/import", tag = "gate",
+    params(("event_id" = String, Path), ImportParams),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = Imported), (status = 404, body = Problem),
+        (status = 415, description = "Not text/csv", body = Problem),
+        (status = 422, description = "Bad lines (`import_failed`, with every line's error) or `sold_out`", body = ImportFailed)),
+    security(("bearer" = []))
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+    Query(params): Query<ImportParams>,
+    headers: HeaderMap,
+    body: String,
+) -> ApiResult<Response> {
+    access.require(Permission::ManageOrders)?;
+    let is_csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the guest list as text/csv",
+        ));
+    }
+    let event = events::find(&state.db, &access.org_id, &event_id).await?;
+    let types = ticket_types::of_event(&state.db, &event.id).await?;
+    let entries = match read_csv(&body, &types) {
+        Ok(entries) => entries,
+        Err(errors) => {
+            let failed = ImportFailed {
+                kind: "urn:nextkt:problem:import_failed".into(),
+                title: "Unprocessable Entity".into(),
+                status: 422,
+                detail: format!(
+                    "{} problem(s) in the file; nothing was imported",
+                    errors.len()
+                ),
+                code: "import_failed".into(),
+                errors,
+            };
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                [(header::CONTENT_TYPE, "application/problem+json")],
+                axum::Json(failed),
+            )
+                .into_response());
+        }
+    };
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let ids = add_all(
+        &state,
+        &mut tx,
+        &event,
+        &entries,
+        "csv",
+        params.send_email.unwrap_or(true),
+        now,
+    )
+    .await?;
+    let tickets: i64 = entries.iter().map(|e| e.quantity).sum();
+    record_audit(
+        &mut tx,
+        &access,
+        &event.id,
+        "guests.imported",
+        json!({ "guests": ids.len(), "tickets": tickets }),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(Imported {
+            imported: ids.len(),
+            tickets,
+            guest_ids: ids,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(sqlx::FromRow)]
+struct GuestTicketRow {
+    guest_id: String,
+    name: String,
+    email: String,
+    ticket_type_id: String,
+    quantity: i64,
+    note: String,
+    order_id: String,
+    source: String,
+    created_at: i64,
+    ticket_id: Option<String>,
+    code: Option<String>,
+    status: Option<String>,
+    arrived_at: Option<i64>,
+}
+
+async fn of_event(state: &AppState, event_id: &str, only: Option<&str>) -> ApiResult<Vec<Guest>> {
+    let rows: Vec<GuestTicketRow> = sqlx::query_as(
+        "SELECT g.id AS guest_id, g.name, g.email, g.ticket_type_id, g.quantity, g.note, g.order_id, g.source, \
+         g.created_at, t.id AS ticket_id, t.code, t.status, \
+         (SELECT MIN(c.first_at) FROM ticket_checkins c WHERE c.ticket_id = t.id) AS arrived_at \
+         FROM guests g LEFT JOIN tickets t ON t.order_id = g.order_id \
+         WHERE g.event_id = $1 AND ($2 = '' OR g.id = $2) ORDER BY g.created_at, g.id, t.id",
+    )
+    .bind(event_id.to_string())
+    .bind(only.unwrap_or_default().to_string())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let mut guests: Vec<Guest> = Vec::new();
+    for r in rows {
+        if guests.last().is_none_or(|g| g.id != r.guest_id) {
+            guests.push(Guest {
+                id: r.guest_id.clone(),
+                name: r.name,
+                email: r.email,
+                ticket_type_id: r.ticket_type_id,
+                quantity: r.quantity,
+                note: r.note,
+                order_id: r.order_id,
+                source: r.source,
+                created_at: rfc3339(r.created_at),
+                arrived: false,
+                tickets: Vec::new(),
+            });
+        }
+        if let (Some(guest), Some(id), Some(code)) = (guests.last_mut(), r.ticket_id, r.code) {
+            guest.arrived |= r.arrived_at.is_some();
+            guest.tickets.push(GuestTicket {
+                id,
+                url: format!("{}/t/{code}", state.base_url),
+                code,
+                status: r.status.unwrap_or_default(),
+                arrived_at: opt_rfc3339(r.arrived_at),
+            });
+        }
+    }
+    Ok(guests)
+}
+
+/// The event's guest list, with who has arrived.
+#[utoipa::path(
+    get, path = "/admin/events/{event_id}/guest-list", tag = "gate",
+    params(("event_id" = String, Path)),
+    responses((status = 200, body = Vec<Guest>), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(event_id): Path<String>,
+) -> ApiResult<ApiJson<Vec<Guest>>> {
+    access.require(Permission::ReadOrders)?;
+    let event = events::find(&state.db, &access.org_id, &event_id).await?;
+    Ok(ApiJson(of_event(&state, &event.id, None).await?))
+}
