@@ -74,3 +74,6 @@ CREATE TABLE guests (
 CREATE INDEX guests_event ON guests (event_id, created_at);
 
 CREATE INDEX tickets_event_holder ON tickets (event_id, holder_email);
+
+-- Set when a ticket has moved to a new holder: the order's buyer no longer sees its code.
+ALTER TABLE tickets ADD COLUMN transferred_at BIGINT;

@@ -113,7 +113,8 @@ pub async fn resend(
     let tickets = crate::tickets::of_order(&state.db, &order.id).await?;
     let links: Vec<serde_json::Value> = tickets
         .iter()
-        .filter(|t| t.status == "valid")
+        // A transferred ticket's code belongs to its new holder, not to the order's buyer.
+        .filter(|t| t.status == "valid" && t.transferred_at.is_none())
         .map(|t| json!({ "url": format!("{}/t/{}", state.base_url, t.code), "holder": t.holder_name, "qr_payload": t.qr_payload }))
         .collect();
     let now = state.clock.now_ms();

@@ -39,10 +39,11 @@ pub struct TicketRow {
     pub status: String,
     pub created_at: i64,
     pub voided_at: Option<i64>,
+    pub transferred_at: Option<i64>,
 }
 
 pub const TICKET_COLUMNS: &str = "id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
-    holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at";
+    holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at, transferred_at";
 
 /// Whose tickets, for which order.
 pub struct Issue<'a> {
@@ -86,6 +87,7 @@ pub async fn issue(
             status: "valid".into(),
             created_at: now,
             voided_at: None,
+            transferred_at: None,
         };
         let ticket = TicketRow {
             qr_payload: key.sign(event_id, &ticket.id, &ticket.code),
@@ -119,7 +121,9 @@ pub async fn issue(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ticket {
     pub id: String,
-    pub code: String,
+    /// Absent once the ticket has been transferred to someone else (only they get it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     pub event_id: String,
     pub order_id: String,
     pub ticket_type_id: String,
@@ -127,27 +131,44 @@ pub struct Ticket {
     pub holder_name: String,
     /// `valid` or `void`.
     pub status: String,
-    /// The public page of the ticket.
-    pub url: String,
-    /// The signed text the QR code holds.
-    pub qr_payload: String,
+    /// The public page of the ticket (absent once transferred).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The signed text the QR code holds (absent once transferred).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_payload: Option<String>,
+    /// Whether the ticket has moved to a new holder.
+    pub transferred: bool,
     pub created_at: String,
     pub voided_at: Option<String>,
 }
 
 impl TicketRow {
+    /// As the order's buyer sees it: a transferred ticket's code is not theirs any more.
     pub fn to_api(&self, base_url: &str) -> Ticket {
+        let mut ticket = self.to_holder_api(base_url);
+        if self.transferred_at.is_some() {
+            ticket.code = None;
+            ticket.url = None;
+            ticket.qr_payload = None;
+        }
+        ticket
+    }
+
+    /// As its current holder (or an operator) sees it.
+    pub fn to_holder_api(&self, base_url: &str) -> Ticket {
         Ticket {
             id: self.id.clone(),
-            code: self.code.clone(),
+            code: Some(self.code.clone()),
             event_id: self.event_id.clone(),
             order_id: self.order_id.clone(),
             ticket_type_id: self.ticket_type_id.clone(),
             seat_id: self.seat_id.clone(),
             holder_name: self.holder_name.clone(),
             status: self.status.clone(),
-            url: format!("{base_url}/t/{}", self.code),
-            qr_payload: self.qr_payload.clone(),
+            url: Some(format!("{base_url}/t/{}", self.code)),
+            qr_payload: Some(self.qr_payload.clone()),
+            transferred: self.transferred_at.is_some(),
             created_at: rfc3339(self.created_at),
             voided_at: opt_rfc3339(self.voided_at),
         }

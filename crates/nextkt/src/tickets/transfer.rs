@@ -83,7 +83,8 @@ async fn transfer(
             .bind(ticket.order_id.clone())
             .fetch_one(&mut *tx)
             .await?;
-        if owner.as_deref() != Some(buyer_id) {
+        // A ticket given away is no longer the buyer's to move.
+        if owner.as_deref() != Some(buyer_id) || ticket.transferred_at.is_some() {
             return Err(ApiError::not_found("ticket"));
         }
         buyer_may_transfer(&mut tx, &event, &ticket, now).await?;
@@ -105,14 +106,15 @@ async fn transfer(
     let key = signing::current(db, &mut tx, org_id, &ticket.event_id, now).await?;
     let qr_payload = key.sign(&ticket.event_id, &ticket.id, &code);
     sqlx::query(
-        "UPDATE tickets SET code = $1, qr_payload = $2, key_id = $3, holder_name = $4, holder_email = $5 \
-         WHERE id = $6",
+        "UPDATE tickets SET code = $1, qr_payload = $2, key_id = $3, holder_name = $4, holder_email = $5, \
+         transferred_at = $6 WHERE id = $7",
     )
     .bind(code.clone())
     .bind(qr_payload.clone())
     .bind(key.id.clone())
     .bind(name.clone())
     .bind(email.clone())
+    .bind(now)
     .bind(ticket.id.clone())
     .execute(&mut *tx)
     .await?;
@@ -196,9 +198,15 @@ async fn transfer(
         key_id: key.id,
         holder_name: name,
         holder_email: email,
+        transferred_at: Some(now),
         ..ticket
     };
-    Ok(moved.to_api(&state.base_url))
+    // The new code goes to the new holder by email; a buyer giving the ticket away does
+    // not get it, an operator does.
+    Ok(match by {
+        By::Buyer(_) => moved.to_api(&state.base_url),
+        By::Admin(_) => moved.to_holder_api(&state.base_url),
+    })
 }
 
 async fn buyer_may_transfer(

@@ -10,7 +10,7 @@ on_both_databases!(
 );
 
 /// Issues `n` free tickets of the event's GA type; returns them.
-async fn tickets(app: &TestApp, org: &str, ev: &GaEvent, n: i64) -> Vec<Value> {
+pub async fn tickets(app: &TestApp, org: &str, ev: &GaEvent, n: i64) -> Vec<Value> {
     let added = app
         .add_to_cart(
             org,
@@ -31,7 +31,7 @@ async fn tickets(app: &TestApp, org: &str, ev: &GaEvent, n: i64) -> Vec<Value> {
     order["order"]["tickets"].as_array().unwrap().clone()
 }
 
-async fn device(app: &TestApp, auth: &Auth, lists: &[&str]) -> Auth {
+pub async fn device(app: &TestApp, auth: &Auth, lists: &[&str]) -> Auth {
     let enrolled = app
         .post(
             "/admin/devices",
@@ -51,7 +51,7 @@ async fn device(app: &TestApp, auth: &Auth, lists: &[&str]) -> Auth {
     Auth::bearer(paired["secret"].as_str().unwrap())
 }
 
-async fn scan(app: &TestApp, device: &Auth, body: Value) -> Value {
+pub async fn scan(app: &TestApp, device: &Auth, body: Value) -> Value {
     app.post("/gate/scans", device, body).await.expect(200)
 }
 

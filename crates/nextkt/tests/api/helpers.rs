@@ -177,6 +177,17 @@ impl Auth {
         Auth::Bearer(token.to_string())
     }
 
+    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => req,
+            Auth::Bearer(token) => req.bearer_auth(token),
+            Auth::Internal(org) => req
+                .header("x-internal-api-key", INTERNAL_KEY)
+                .header("x-tenant", org),
+            Auth::Headers(headers) => headers.iter().fold(req, |r, (k, v)| r.header(k, v)),
+        }
+    }
+
     /// Internal key + tenant, with a buyer token riding along.
     pub fn buyer(org_id: &str, buyer_token: &str) -> Auth {
         Auth::Headers(vec![
@@ -195,6 +206,18 @@ pub struct Resp {
 }
 
 impl Resp {
+    async fn from(response: reqwest::Response) -> Resp {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
@@ -242,30 +265,14 @@ impl TestApp {
         extra: &[(&str, &str)],
     ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
-        req = match auth {
-            Auth::None => req,
-            Auth::Bearer(token) => req.bearer_auth(token),
-            Auth::Internal(org) => req
-                .header("x-internal-api-key", INTERNAL_KEY)
-                .header("x-tenant", org),
-            Auth::Headers(headers) => headers.iter().fold(req, |r, (k, v)| r.header(k, v)),
-        };
+        req = auth.apply(req);
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let response = req.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp::from(req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
@@ -274,6 +281,18 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, auth: &Auth, body: Value) -> Resp {
         self.call(Method::POST, path, auth, Some(body)).await
+    }
+
+    /// POSTs a non-JSON body (e.g. `text/csv`).
+    pub async fn post_text(&self, path: &str, auth: &Auth, content_type: &str, text: &str) -> Resp {
+        let mut req = self.client.post(format!("{}{path}", self.base));
+        req = auth.apply(req);
+        let sent = req
+            .header("content-type", content_type)
+            .body(text.to_string())
+            .send()
+            .await;
+        Resp::from(sent.expect("request sent")).await
     }
 
     pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Resp {

@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod email;
 mod gate;
+mod gate_offline;
 mod idempotency;
 mod input;
 mod isolation;
