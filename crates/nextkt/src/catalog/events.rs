@@ -392,7 +392,8 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
         row.buyer_transfers = i64::from(on);
     }
     if let Some(m) = input.transfer_cutoff_minutes {
-        row.transfer_cutoff_seconds = validate::range("transfer_cutoff_minutes", m, 0, 10_080)? * 60;
+        row.transfer_cutoff_seconds =
+            validate::range("transfer_cutoff_minutes", m, 0, 10_080)? * 60;
     }
     if let Some(payer) = input.fee_payer {
         row.fee_payer = match payer {

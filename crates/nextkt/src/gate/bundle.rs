@@ -168,7 +168,10 @@ pub async fn bundle(
                 ticket_type_id: t.ticket_type_id,
                 ticket_type: t.ticket_type,
                 holder_name: t.holder_name,
-                seat: t.row_label.zip(t.seat_number).map(|(r, n)| format!("{r}-{n}")),
+                seat: t
+                    .row_label
+                    .zip(t.seat_number)
+                    .map(|(r, n)| format!("{r}-{n}")),
                 entered_list_ids: lists.iter().map(|(l, _)| l.clone()).collect(),
                 inside_list_ids: lists
                     .iter()
@@ -188,7 +191,10 @@ pub async fn bundle(
         generated_at: rfc3339(now),
         organization_id: device.org_id.clone(),
         device_id: device.id.clone(),
-        lists: list_rows.into_iter().map(lists::CheckinList::from).collect(),
+        lists: list_rows
+            .into_iter()
+            .map(lists::CheckinList::from)
+            .collect(),
         events,
         revoked,
         attendees,

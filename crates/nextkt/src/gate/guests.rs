@@ -89,7 +89,11 @@ fn ga_type<'a>(types: &'a [TicketTypeRow], id_or_name: &str) -> Result<&'a Ticke
     let found = types
         .iter()
         .find(|t| t.id == id_or_name)
-        .or_else(|| types.iter().find(|t| t.name.eq_ignore_ascii_case(id_or_name)))
+        .or_else(|| {
+            types
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(id_or_name))
+        })
         .ok_or_else(|| format!("no ticket type {id_or_name:?} in this event"))?;
     if found.kind != "ga" {
         return Err("guest tickets need a general-admission ticket type".into());
@@ -152,10 +156,11 @@ async fn add_all(
             .bind(event.organization_id.clone())
             .fetch_one(&mut **tx)
             .await?;
-        let currency: String = sqlx::query_scalar("SELECT currency FROM ticket_types WHERE id = $1")
-            .bind(e.ticket_type_id.clone())
-            .fetch_one(&mut **tx)
-            .await?;
+        let currency: String =
+            sqlx::query_scalar("SELECT currency FROM ticket_types WHERE id = $1")
+                .bind(e.ticket_type_id.clone())
+                .fetch_one(&mut **tx)
+                .await?;
         sqlx::query(
             "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
              currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
@@ -419,7 +424,11 @@ fn read_csv(text: &str, types: &[TicketTypeRow]) -> Result<Vec<Entry>, Vec<LineE
         )]);
     }
     if rows.is_empty() {
-        return Err(vec![err(header.line, None, "no guests after the header".into())]);
+        return Err(vec![err(
+            header.line,
+            None,
+            "no guests after the header".into(),
+        )]);
     }
     let (qty_col, note_col) = (col("quantity"), col("note"));
     let mut entries = Vec::new();
@@ -430,7 +439,11 @@ fn read_csv(text: &str, types: &[TicketTypeRow]) -> Result<Vec<Entry>, Vec<LineE
             errors.push(err(
                 row.line,
                 None,
-                format!("{} fields; the header has {}", row.fields.len(), columns.len()),
+                format!(
+                    "{} fields; the header has {}",
+                    row.fields.len(),
+                    columns.len()
+                ),
             ));
             continue;
         }
@@ -444,7 +457,9 @@ fn read_csv(text: &str, types: &[TicketTypeRow]) -> Result<Vec<Entry>, Vec<LineE
                 .parse::<i64>()
                 .ok()
                 .filter(|q| (1..=MAX_PER_GUEST).contains(q))
-                .ok_or_else(|| format!("quantity must be a whole number from 1 to {MAX_PER_GUEST}")),
+                .ok_or_else(|| {
+                    format!("quantity must be a whole number from 1 to {MAX_PER_GUEST}")
+                }),
         };
         let note = validate::text("note", get(note_col), 500).or_else(|e| {
             if get(note_col).is_empty() {

@@ -54,7 +54,8 @@ const ATTENDEE_SELECT: &str = "SELECT t.id AS ticket_id, t.code, t.holder_name, 
     (SELECT MIN(c.first_at) FROM ticket_checkins c WHERE c.ticket_id = t.id) AS arrived_ms \
     FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id JOIN orders o ON o.id = t.order_id \
     WHERE t.event_id = $1 AND t.organization_id = $2 \
-    AND ($3 = '' OR LOWER(t.holder_name) LIKE $4 OR LOWER(t.holder_email) LIKE $4 OR t.code = $3) \
+    AND ($3 = '' OR LOWER(t.holder_name) LIKE $4 ESCAPE '\\' OR LOWER(t.holder_email) LIKE $4 ESCAPE '\\' \
+    OR t.code = $3) \
     AND ($5 = '' OR o.kind = $5) \
     AND ($6 = '' OR ($6 = 'yes') = EXISTS (SELECT 1 FROM ticket_checkins c WHERE c.ticket_id = t.id))";
 
@@ -70,10 +71,12 @@ fn check(filter: &GuestFilter) -> ApiResult<Filter> {
     if q.len() > 200 {
         return Err(ApiError::invalid("q", "at most 200 characters"));
     }
+    // LIKE wildcards in the query are matched literally.
     let escaped = q
         .to_lowercase()
-        .replace('\\', "")
-        .replace(['%', '_'], "");
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     let kind = match filter.kind.as_deref() {
         None | Some("") => String::new(),
         Some(k @ ("sale" | "complimentary")) => k.to_string(),
@@ -311,10 +314,11 @@ pub async fn checkins(
     .bind(bucket_ms)
     .fetch_all(db)
     .await?;
-    let conflicts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scan_conflicts WHERE event_id = $1")
-        .bind(event.id.clone())
-        .fetch_one(db)
-        .await?;
+    let conflicts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM scan_conflicts WHERE event_id = $1")
+            .bind(event.id.clone())
+            .fetch_one(db)
+            .await?;
     Ok(ApiJson(CheckinReport {
         lists,
         gates,

@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn only_the_code_opens_what_it_sealed() {
         let sealed = seal("code-a", b"Ada Lovelace");
-        assert_eq!(open("code-a", &sealed).as_deref(), Some(&b"Ada Lovelace"[..]));
+        assert_eq!(
+            open("code-a", &sealed).as_deref(),
+            Some(&b"Ada Lovelace"[..])
+        );
         assert_eq!(open("code-b", &sealed), None);
         let mut tampered = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
         let last = tampered.len() - 1;

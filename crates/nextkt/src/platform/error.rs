@@ -57,7 +57,11 @@ impl ApiError {
 
     /// Names the item of a list the error is about: field `scans[3].code`.
     pub fn at_item(mut self, list: &str, index: usize) -> Self {
-        let field = self.field.take().map(|f| format!(".{f}")).unwrap_or_default();
+        let field = self
+            .field
+            .take()
+            .map(|f| format!(".{f}"))
+            .unwrap_or_default();
         self.detail = format!("{list}[{index}]{field}: {}", self.detail);
         self.field = Some(format!("{list}[{index}]{field}"));
         self

@@ -168,7 +168,10 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
     );
     let moved = app
         .post(
-            &format!("/admin/tickets/{}/transfer", issued[2]["id"].as_str().unwrap()),
+            &format!(
+                "/admin/tickets/{}/transfer",
+                issued[2]["id"].as_str().unwrap()
+            ),
             &auth,
             json!({ "name": "Nia Ramadhani", "email": "nia@example.com" }),
         )
@@ -202,17 +205,25 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
     assert_eq!(first["ticket_type"], "GA");
     assert_eq!(first["ticket_id"], issued[0]["id"]);
     assert_eq!(
-        reference::verify(&bundle, moved["qr_payload"].as_str().unwrap(), &list).unwrap()
-            ["holder_name"],
+        reference::verify(&bundle, moved["qr_payload"].as_str().unwrap(), &list).unwrap()["holder_name"],
         "Nia Ramadhani"
     );
     // Already in (online, before the bundle), the old code of a transfer, a refund.
-    assert_eq!(reference::verify(&bundle, &qr(1), &list), Err("already_used"));
+    assert_eq!(
+        reference::verify(&bundle, &qr(1), &list),
+        Err("already_used")
+    );
     assert_eq!(reference::verify(&bundle, &qr(2), &list), Err("revoked"));
     assert_eq!(reference::verify(&bundle, &qr(3), &list), Err("revoked"));
     // A signature from another ticket, a key id the bundle does not have, garbage.
-    let (payload0, _) = qr(0).rsplit_once('.').map(|(p, s)| (p.to_string(), s.to_string())).unwrap();
-    let (_, sig1) = qr(1).rsplit_once('.').map(|(p, s)| (p.to_string(), s.to_string())).unwrap();
+    let (payload0, _) = qr(0)
+        .rsplit_once('.')
+        .map(|(p, s)| (p.to_string(), s.to_string()))
+        .unwrap();
+    let (_, sig1) = qr(1)
+        .rsplit_once('.')
+        .map(|(p, s)| (p.to_string(), s.to_string()))
+        .unwrap();
     assert_eq!(
         reference::verify(&bundle, &format!("{payload0}.{sig1}"), &list),
         Err("bad_signature")
@@ -229,7 +240,10 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()),
         qr(0).rsplit_once('.').unwrap().1
     );
-    assert_eq!(reference::verify(&bundle, &rekeyed, &list), Err("unknown_key"));
+    assert_eq!(
+        reference::verify(&bundle, &rekeyed, &list),
+        Err("unknown_key")
+    );
     assert_eq!(reference::verify(&bundle, "hello", &list), Err("malformed"));
     // Another organization's genuine QR: its key is not in this bundle.
     let stranger = app.signup("stranger@example.com").await;
@@ -249,7 +263,10 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
         assert!(!text.contains(secret), "{secret} readable in the bundle");
     }
     for t in &issued {
-        assert!(!text.contains(t["code"].as_str().unwrap()), "a code in the bundle");
+        assert!(
+            !text.contains(t["code"].as_str().unwrap()),
+            "a code in the bundle"
+        );
     }
     let code0 = issued[0]["code"].as_str().unwrap();
     let opened = bundle["attendees"]
@@ -321,7 +338,10 @@ async fn offline_uploads_are_idempotent_and_conflicts_are_kept(app: TestApp) {
     assert_eq!(results, ["already_used", "valid", "unknown"]);
     assert_eq!(answer["conflicts"], 1);
     assert_eq!(answer["results"][0]["answer"]["conflict"], true);
-    assert_eq!(answer["results"][0]["answer"]["first_scan"]["gate"], "north");
+    assert_eq!(
+        answer["results"][0]["answer"]["first_scan"]["gate"],
+        "north"
+    );
     assert_eq!(app.count("scans").await, scans_before + 3);
 
     // The same upload again (a retry after a lost answer): the same answers, nothing new.
@@ -429,17 +449,29 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     )
     .await
     .expect(200);
-    app.post(&path(&ticket), &buyer, json!({ "name": "", "email": "sari@example.com" }))
-        .await
-        .expect_problem(400, "validation_failed");
-    app.post(&path(&ticket), &buyer, json!({ "name": "Sari", "email": "not-an-email" }))
-        .await
-        .expect_problem(400, "validation_failed");
+    app.post(
+        &path(&ticket),
+        &buyer,
+        json!({ "name": "", "email": "sari@example.com" }),
+    )
+    .await
+    .expect_problem(400, "validation_failed");
+    app.post(
+        &path(&ticket),
+        &buyer,
+        json!({ "name": "Sari", "email": "not-an-email" }),
+    )
+    .await
+    .expect_problem(400, "validation_failed");
     // Another buyer account cannot move it.
     let (_, other_token, _) = app.buyer(&owner.org_id, "eve@example.com").await;
-    app.post(&path(&ticket), &Auth::buyer(&owner.org_id, &other_token), to_sari.clone())
-        .await
-        .expect_problem(404, "not_found");
+    app.post(
+        &path(&ticket),
+        &Auth::buyer(&owner.org_id, &other_token),
+        to_sari.clone(),
+    )
+    .await
+    .expect_problem(404, "not_found");
     assert_eq!(app.count("ticket_transfers").await, 0);
 
     // The buyer gives it away: the new code goes to Sari, not back to the buyer.
@@ -448,22 +480,42 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     assert_eq!(moved["id"], ticket["id"]);
     assert_eq!(moved["transferred"], true);
     assert!(moved.get("code").is_none() && moved.get("qr_payload").is_none());
-    let email = app.last_email("ticket_transferred", "sari@example.com").await;
+    let email = app
+        .last_email("ticket_transferred", "sari@example.com")
+        .await;
     assert_eq!(email["from"], "Budi");
-    let new_code = email["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let new_code = email["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     let new_qr = email["qr_payload"].as_str().unwrap().to_string();
     assert_ne!(new_code, old_code);
     assert_eq!(app.ticket_json(&new_code).await["holder_name"], "Sari");
     let mine = app.get("/consumer/tickets", &buyer).await.expect(200);
-    let given = mine.as_array().unwrap().iter().find(|t| t["id"] == ticket["id"]).unwrap();
+    let given = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == ticket["id"])
+        .unwrap();
     assert!(given.get("code").is_none(), "{given}");
     // A ticket given away is not the buyer's to move again.
-    app.post(&path(&ticket), &buyer, json!({ "name": "Eve", "email": "eve@example.com" }))
-        .await
-        .expect_problem(404, "not_found");
+    app.post(
+        &path(&ticket),
+        &buyer,
+        json!({ "name": "Eve", "email": "eve@example.com" }),
+    )
+    .await
+    .expect_problem(404, "not_found");
 
     // The old code and QR are refused at once; the new one goes in.
-    for (nonce, code) in [("o1", old_code), ("o2", ticket["qr_payload"].as_str().unwrap())] {
+    for (nonce, code) in [
+        ("o1", old_code),
+        ("o2", ticket["qr_payload"].as_str().unwrap()),
+    ] {
         let answer = scan(&app, &dev, json!({ "nonce": nonce, "code": code })).await;
         assert_eq!(answer["result"], "revoked");
         assert!(answer.get("ticket").is_none());
@@ -488,9 +540,13 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
 
     // A used ticket stays with its buyer; operators may still move any ticket.
     scan(&app, &dev, json!({ "nonce": "k1", "code": kept["code"] })).await;
-    app.post(&path(&kept), &buyer, json!({ "name": "Tono", "email": "tono@example.com" }))
-        .await
-        .expect_problem(422, "ticket_already_used");
+    app.post(
+        &path(&kept),
+        &buyer,
+        json!({ "name": "Tono", "email": "tono@example.com" }),
+    )
+    .await
+    .expect_problem(422, "ticket_already_used");
     let by_operator = app
         .post(
             &format!("/admin/tickets/{ticket_id}/transfer"),
@@ -517,7 +573,10 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
             )
         })
         .collect();
-    assert_eq!(moves, [("Budi", "Sari", "buyer"), ("Sari", "Tono", "operator")]);
+    assert_eq!(
+        moves,
+        [("Budi", "Sari", "buyer"), ("Sari", "Tono", "operator")]
+    );
     // Sari's code is now revoked in the next bundle too.
     let bundle = app.get("/gate/bundle", &dev).await.expect(200);
     assert_eq!(bundle["revoked"].as_array().unwrap().len(), 2);
@@ -541,7 +600,11 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     )
     .await
     .expect(200);
-    app.post(&path(&kept), &buyer, json!({ "name": "Tono", "email": "tono@example.com" }))
-        .await
-        .expect_problem(422, "transfer_closed");
+    app.post(
+        &path(&kept),
+        &buyer,
+        json!({ "name": "Tono", "email": "tono@example.com" }),
+    )
+    .await
+    .expect_problem(422, "transfer_closed");
 }

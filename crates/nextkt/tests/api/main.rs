@@ -14,6 +14,7 @@ mod concurrency;
 mod email;
 mod gate;
 mod gate_offline;
+mod guests;
 mod idempotency;
 mod input;
 mod isolation;
