@@ -15,6 +15,7 @@ on_both_databases!(
     a_rush_on_a_scarce_ticket_type,
     a_rush_on_a_block_of_seats,
     two_server_processes_share_one_database,
+    one_code_scanned_through_two_processes_is_valid_once,
 );
 
 async fn rush(
@@ -300,4 +301,80 @@ async fn the_auditor_reports_broken_data(app: TestApp) {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let report: Value = serde_json::from_str(stdout.trim_end().lines().last().unwrap()).unwrap();
     assert_eq!(report["oversold"], 1);
+}
+
+async fn one_code_scanned_through_two_processes_is_valid_once(app: TestApp) {
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app
+        .ga_event(&owner, 10, json!({}), json!({ "price": 0 }))
+        .await;
+    let list = app
+        .post(
+            &format!("/admin/events/{}/checkin-lists", ev.event_id),
+            &auth,
+            json!({ "name": "Main" }),
+        )
+        .await
+        .expect(201);
+    let list_id = list["id"].as_str().unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        match crate::gate::device(&app, &auth, &[list_id]).await {
+            Auth::Bearer(token) => tokens.push(token),
+            _ => unreachable!(),
+        }
+    }
+    let codes: Vec<String> = crate::gate::tickets(&app, &owner.org_id, &ev, 10)
+        .await
+        .iter()
+        .map(|t| t["qr_payload"].as_str().unwrap().to_string())
+        .collect();
+    let url = app.state.config.database.database_url.clone();
+    let (a, b) = tokio::task::spawn_blocking(move || (start_server(&url), start_server(&url)))
+        .await
+        .unwrap();
+    // Every code from three gates at once: two other processes and this one.
+    let bases = [a.1.clone(), b.1.clone(), app.base.clone()];
+    let mut tasks = JoinSet::new();
+    for (c, code) in codes.iter().enumerate() {
+        for i in 0..12 {
+            let (client, base, token) = (
+                app.client.clone(),
+                bases[i % 3].clone(),
+                tokens[i % 3].clone(),
+            );
+            let body = json!({ "nonce": format!("{c}-{i}"), "code": code, "gate": format!("gate-{}", i % 3) });
+            tasks.spawn(async move {
+                let resp = client
+                    .post(format!("{base}/gate/scans"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let answer: Value = resp.json().await.unwrap();
+                (c, answer["result"].as_str().unwrap_or("error").to_string())
+            });
+        }
+    }
+    let results = tasks.join_all().await;
+    for c in 0..codes.len() {
+        let mine: Vec<&str> = results
+            .iter()
+            .filter(|(i, _)| *i == c)
+            .map(|(_, r)| r.as_str())
+            .collect();
+        assert_eq!(
+            mine.iter().filter(|r| **r == "valid").count(),
+            1,
+            "{mine:?}"
+        );
+        assert_eq!(
+            mine.iter().filter(|r| **r == "already_used").count(),
+            11,
+            "{mine:?}"
+        );
+    }
+    drop((a, b));
 }
