@@ -2,9 +2,11 @@
 //!
 //! `onsale` sends reservation requests at a fixed arrival rate (open loop: each request has
 //! an intended send time, and latency is measured from that time, so a stalled server
-//! cannot hide its stalls by slowing the sender), then audits the inventory.
+//! cannot hide its stalls by slowing the sender), then audits the inventory. `checkout`
+//! takes buyers through payment to tickets; `gate` scans tickets at several gates.
 
 mod checkout;
+mod gate;
 mod onsale;
 mod setup;
 
@@ -26,6 +28,9 @@ enum Command {
     Onsale(onsale::Args),
     /// Buyers from reservation to ticket: checkout, simulated payment, callbacks, issuance.
     Checkout(checkout::Args),
+    /// Doors opening: devices at several gates scanning tickets, with duplicates, forged
+    /// and foreign codes mixed in.
+    Gate(gate::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +41,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Onsale(args) => runtime.block_on(onsale::run(args)),
         Command::Checkout(args) => runtime.block_on(checkout::run(args)),
+        Command::Gate(args) => runtime.block_on(gate::run(args)),
     }
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub auth_limits: Arc<AuthLimits>,
     pub metrics: PrometheusHandle,
     pub reserver: Arc<Reserver>,
+    pub scan_writer: Arc<crate::gate::writer::ScanWriter>,
+    pub signing_keys: Arc<crate::tickets::signing::KeyCache>,
     pub credential_cache: Arc<CredentialCache>,
     /// Where this server is reached (configured, or from the bound address).
     pub base_url: Arc<str>,
@@ -409,6 +411,8 @@ impl Application {
             http,
             auth_limits: AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_account),
             reserver: Reserver::new(db.clone(), clock.clone()),
+            scan_writer: crate::gate::writer::ScanWriter::new(db.clone()),
+            signing_keys: Arc::default(),
             credential_cache: Arc::new(CredentialCache::default()),
             db,
             config: Arc::new(config),

@@ -53,6 +53,8 @@ pub struct NewGuest {
 pub struct GuestTicket {
     pub id: String,
     pub code: String,
+    /// The signed text of the ticket's QR code.
+    pub qr_payload: String,
     pub url: String,
     pub status: String,
     /// When the ticket first went in on any list.
@@ -615,6 +617,7 @@ struct GuestTicketRow {
     created_at: i64,
     ticket_id: Option<String>,
     code: Option<String>,
+    qr_payload: Option<String>,
     status: Option<String>,
     arrived_at: Option<i64>,
 }
@@ -622,7 +625,7 @@ struct GuestTicketRow {
 async fn of_event(state: &AppState, event_id: &str, only: Option<&str>) -> ApiResult<Vec<Guest>> {
     let rows: Vec<GuestTicketRow> = sqlx::query_as(
         "SELECT g.id AS guest_id, g.name, g.email, g.ticket_type_id, g.quantity, g.note, g.order_id, g.source, \
-         g.created_at, t.id AS ticket_id, t.code, t.status, \
+         g.created_at, t.id AS ticket_id, t.code, t.qr_payload, t.status, \
          (SELECT MIN(c.first_at) FROM ticket_checkins c WHERE c.ticket_id = t.id) AS arrived_at \
          FROM guests g LEFT JOIN tickets t ON t.order_id = g.order_id \
          WHERE g.event_id = $1 AND ($2 = '' OR g.id = $2) ORDER BY g.created_at, g.id, t.id",
@@ -654,6 +657,7 @@ async fn of_event(state: &AppState, event_id: &str, only: Option<&str>) -> ApiRe
                 id,
                 url: format!("{}/t/{code}", state.base_url),
                 code,
+                qr_payload: r.qr_payload.unwrap_or_default(),
                 status: r.status.unwrap_or_default(),
                 arrived_at: opt_rfc3339(r.arrived_at),
             });

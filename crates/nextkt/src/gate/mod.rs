@@ -8,3 +8,4 @@ pub mod lists;
 pub mod reports;
 pub mod scan;
 pub mod sealing;
+pub mod writer;

@@ -5,16 +5,15 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::devices::GateDevice;
 use super::lists::{self, ListRow};
 use super::sealing;
+use super::writer::Decision;
 use crate::app::AppState;
-use crate::platform::clock::{Millis, rfc3339};
+use crate::platform::clock::Millis;
 use crate::platform::error::{ApiError, ApiResult, Problem};
-use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
 use crate::tickets::{TICKET_COLUMNS, TicketRow, signing};
@@ -64,42 +63,67 @@ pub struct ScanAnswer {
 }
 
 /// What a scanned code is.
-enum Found {
-    Ticket(TicketRow),
+pub enum Found {
+    Ticket(TicketRow, ScannedTicket),
     /// A code that no longer admits anyone (transferred away).
     Revoked,
     /// Not a code of this organization, or a QR whose signature does not check.
     Unknown,
 }
 
+#[derive(sqlx::FromRow)]
+struct ScannedRow {
+    #[sqlx(flatten)]
+    ticket: TicketRow,
+    ticket_type: String,
+    row_label: Option<String>,
+    seat_number: Option<String>,
+}
+
+/// The ticket a scanned code or QR names, with what the gate shows of it.
 async fn ticket_for(state: &AppState, org_id: &str, code: &str) -> ApiResult<Found> {
     let code = if code.starts_with("NKT1.") {
-        let keys: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, public_key FROM event_signing_keys WHERE organization_id = $1",
-        )
-        .bind(org_id.to_string())
-        .fetch_all(&state.db.pool)
-        .await?;
-        match signing::verify(code, |kid| {
-            keys.iter()
-                .find(|(id, _)| id == kid)
-                .map(|(_, k)| k.clone())
-        }) {
+        let Some(kid) = signing::key_id(code) else {
+            return Ok(Found::Unknown);
+        };
+        let Some(key) = state
+            .signing_keys
+            .public_key(&state.db, org_id, &kid)
+            .await?
+        else {
+            return Ok(Found::Unknown);
+        };
+        match signing::verify(code, |k| (k == kid).then(|| key.clone())) {
             Ok(claims) => claims.code,
             Err(_) => return Ok(Found::Unknown),
         }
     } else {
         code.to_string()
     };
-    let ticket: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets WHERE code = $1 AND organization_id = $2"
+    let columns = TICKET_COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row: Option<ScannedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns}, tt.name AS ticket_type, s.row_label, s.seat_number FROM tickets t \
+         JOIN ticket_types tt ON tt.id = t.ticket_type_id LEFT JOIN seats s ON s.id = t.seat_id \
+         WHERE t.code = $1 AND t.organization_id = $2"
     )))
     .bind(code.clone())
     .bind(org_id.to_string())
     .fetch_optional(&state.db.pool)
     .await?;
-    if let Some(ticket) = ticket {
-        return Ok(Found::Ticket(ticket));
+    if let Some(row) = row {
+        let shown = ScannedTicket {
+            holder_name: row.ticket.holder_name.clone(),
+            ticket_type: row.ticket_type,
+            seat: row
+                .row_label
+                .zip(row.seat_number)
+                .map(|(r, n)| format!("{r}-{n}")),
+        };
+        return Ok(Found::Ticket(row.ticket, shown));
     }
     let revoked: Option<String> = sqlx::query_scalar(
         "SELECT ticket_id FROM revoked_codes WHERE code_hash = $1 AND organization_id = $2",
@@ -115,30 +139,8 @@ async fn ticket_for(state: &AppState, org_id: &str, code: &str) -> ApiResult<Fou
     })
 }
 
-async fn describe(state: &AppState, ticket: &TicketRow) -> ApiResult<ScannedTicket> {
-    let ticket_type: String = sqlx::query_scalar("SELECT name FROM ticket_types WHERE id = $1")
-        .bind(ticket.ticket_type_id.clone())
-        .fetch_one(&state.db.pool)
-        .await?;
-    let seat = match &ticket.seat_id {
-        Some(seat) => sqlx::query_as::<_, (String, String)>(
-            "SELECT row_label, seat_number FROM seats WHERE id = $1",
-        )
-        .bind(seat.clone())
-        .fetch_optional(&state.db.pool)
-        .await?
-        .map(|(r, n)| format!("{r}-{n}")),
-        None => None,
-    };
-    Ok(ScannedTicket {
-        holder_name: ticket.holder_name.clone(),
-        ticket_type,
-        seat,
-    })
-}
-
 /// What a scan of `ticket` on `list` says, before any entry is recorded.
-fn refusal(ticket: &TicketRow, list: &ListRow, now: Millis) -> Option<&'static str> {
+pub fn refusal(ticket: &TicketRow, list: &ListRow, now: Millis) -> Option<&'static str> {
     if ticket.status != "valid" {
         Some("revoked")
     } else if ticket.event_id != list.event_id {
@@ -155,16 +157,16 @@ fn refusal(ticket: &TicketRow, list: &ListRow, now: Millis) -> Option<&'static s
 }
 
 /// A scan, checked, ready to be decided.
-struct Scan {
-    nonce: String,
-    code: String,
-    list_id: String,
-    gate: String,
-    direction: String,
+pub struct Scan {
+    pub nonce: String,
+    pub code: String,
+    pub list_id: String,
+    pub gate: String,
+    pub direction: String,
     /// When it happened (the device's clock for offline scans).
-    at: Millis,
+    pub at: Millis,
     /// For an offline scan: what the device answered the guest then.
-    device_result: Option<String>,
+    pub device_result: Option<String>,
 }
 
 fn check_scan(
@@ -338,179 +340,27 @@ pub async fn upload(
     Ok(ApiJson(OfflineBatchAnswer { results, conflicts }))
 }
 
-/// Decides and records one scan; the same nonce again returns the first answer.
+/// Resolves a scan (reads only, many at once), then has the scan writer decide and record
+/// it; the same nonce again returns the first answer.
 async fn record(
     state: &AppState,
     device: &GateDevice,
     scan: Scan,
     now: Millis,
 ) -> ApiResult<ScanAnswer> {
-    if let Some(answer) = earlier(state, &device.id, &scan.nonce).await? {
-        return Ok(answer);
-    }
     let list = lists::find(&state.db, &device.org_id, &scan.list_id)
         .await?
         .ok_or_else(|| ApiError::not_found("check-in list"))?;
     let found = ticket_for(state, &device.org_id, &scan.code).await?;
-    let ticket = match &found {
-        Found::Ticket(t) => Some(t),
-        _ => None,
-    };
-    let described = match ticket {
-        Some(t) => Some(describe(state, t).await?),
-        None => None,
-    };
-    let scan_id = new_id();
-    let at = scan.at;
-    let admitted_offline = scan.device_result.as_deref() == Some("valid");
-
-    let mut tx = state.db.begin().await?;
-    let claimed = sqlx::query(
-        "INSERT INTO scans (id, organization_id, device_id, nonce, list_id, ticket_id, gate, direction, result, \
-         answer_json, scanned_at, offline, device_result, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '{}', $9, $10, $11, $12) \
-         ON CONFLICT (device_id, nonce) DO NOTHING",
-    )
-    .bind(scan_id.clone())
-    .bind(device.org_id.clone())
-    .bind(device.id.clone())
-    .bind(scan.nonce.clone())
-    .bind(list.id.clone())
-    .bind(ticket.map(|t| t.id.clone()))
-    .bind(scan.gate.clone())
-    .bind(scan.direction.clone())
-    .bind(at)
-    .bind(i64::from(scan.device_result.is_some()))
-    .bind(scan.device_result.clone())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() == 0 {
-        drop(tx);
-        return earlier(state, &device.id, &scan.nonce)
-            .await?
-            .ok_or_else(|| {
-                ApiError::conflict(
-                    "scan_in_progress",
-                    "a scan with this nonce is still being recorded",
-                )
-            });
-    }
-    let mut first_scan = None;
-    let mut conflict = false;
-    let result: &str = match (&found, ticket.and_then(|t| refusal(t, &list, at))) {
-        (Found::Revoked, _) => "revoked",
-        (Found::Unknown, _) => "unknown",
-        (_, Some(refused)) => refused,
-        (Found::Ticket(t), None) if scan.direction == "out" => {
-            let left = sqlx::query(
-                "UPDATE ticket_checkins SET inside = 0, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 1",
-            )
-            .bind(at)
-            .bind(t.id.clone())
-            .bind(list.id.clone())
-            .execute(&mut *tx)
-            .await?;
-            if left.rows_affected() == 1 {
-                "exited"
-            } else {
-                "not_inside"
-            }
-        }
-        (Found::Ticket(t), None) => {
-            let entered = sqlx::query(
-                "INSERT INTO ticket_checkins (ticket_id, list_id, inside, first_scan_id, first_at, first_gate, last_at) \
-                 VALUES ($1, $2, 1, $3, $4, $5, $4) ON CONFLICT (ticket_id, list_id) DO NOTHING",
-            )
-            .bind(t.id.clone())
-            .bind(list.id.clone())
-            .bind(scan_id.clone())
-            .bind(at)
-            .bind(scan.gate.clone())
-            .execute(&mut *tx)
-            .await?;
-            let reentered = entered.rows_affected() == 0
-                && list.allow_reentry != 0
-                && sqlx::query(
-                    "UPDATE ticket_checkins SET inside = 1, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 0",
-                )
-                .bind(at)
-                .bind(t.id.clone())
-                .bind(list.id.clone())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-            if entered.rows_affected() == 1 || reentered {
-                "valid"
-            } else {
-                let (first_at, first_gate, first_id): (i64, String, String) = sqlx::query_as(
-                    "SELECT first_at, first_gate, first_scan_id FROM ticket_checkins WHERE ticket_id = $1 AND list_id = $2",
-                )
-                .bind(t.id.clone())
-                .bind(list.id.clone())
-                .fetch_one(&mut *tx)
-                .await?;
-                first_scan = Some(FirstScan {
-                    at: rfc3339(first_at),
-                    gate: first_gate,
-                });
-                if admitted_offline {
-                    conflict = true;
-                    sqlx::query(
-                        "INSERT INTO scan_conflicts (id, organization_id, event_id, list_id, ticket_id, scan_id, \
-                         first_scan_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(new_id())
-                    .bind(device.org_id.clone())
-                    .bind(list.event_id.clone())
-                    .bind(list.id.clone())
-                    .bind(t.id.clone())
-                    .bind(scan_id.clone())
-                    .bind(first_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                "already_used"
-            }
-        }
-    };
-    let answer = ScanAnswer {
-        result: result.to_string(),
-        // Nothing about a ticket of another organization or another event leaks.
-        ticket: if matches!(result, "unknown" | "wrong_event" | "revoked") {
-            None
-        } else {
-            described
-        },
-        first_scan,
-        conflict,
-        scan_id: scan_id.clone(),
-    };
-    sqlx::query("UPDATE scans SET result = $1, answer_json = $2 WHERE id = $3")
-        .bind(result.to_string())
-        .bind(json!(answer).to_string())
-        .bind(scan_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    metrics::counter!("nextkt_scans_total", "result" => result.to_string()).increment(1);
-    if conflict {
-        metrics::counter!("nextkt_scan_conflicts_total").increment(1);
-        tracing::warn!(ticket = ?ticket.map(|t| &t.id), list = %list.id, "offline scan admitted a ticket already inside");
-    }
-    Ok(answer)
-}
-
-async fn earlier(state: &AppState, device_id: &str, nonce: &str) -> ApiResult<Option<ScanAnswer>> {
-    let stored: Option<(String, String)> =
-        sqlx::query_as("SELECT result, answer_json FROM scans WHERE device_id = $1 AND nonce = $2")
-            .bind(device_id.to_string())
-            .bind(nonce.to_string())
-            .fetch_optional(&state.db.pool)
-            .await?;
-    Ok(stored
-        .filter(|(result, _)| result != "pending")
-        .and_then(|(_, json)| serde_json::from_str(&json).ok()))
+    state
+        .scan_writer
+        .decide(Decision {
+            org_id: device.org_id.clone(),
+            device_id: device.id.clone(),
+            scan,
+            list,
+            found,
+            now,
+        })
+        .await
 }

@@ -104,6 +104,49 @@ pub fn verify(qr: &str, public_key_of: impl Fn(&str) -> Option<String>) -> Resul
     Ok(claims)
 }
 
+/// The key id a QR text names, before any check.
+pub fn key_id(qr: &str) -> Option<String> {
+    let payload = qr.split('.').nth(1)?;
+    let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    Some(claims.kid)
+}
+
+/// Public keys by id, kept in memory: a key never changes once made (rotation adds new
+/// ones), so a scan only reads the database for a key id it has not seen.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: std::sync::RwLock<std::collections::HashMap<String, (String, String)>>,
+}
+
+impl KeyCache {
+    /// The public key `kid` of the organization's events, if it has one.
+    pub async fn public_key(
+        &self,
+        db: &Db,
+        org_id: &str,
+        kid: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        if let Some((org, key)) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(kid) {
+            return Ok((org == org_id).then(|| key.clone()));
+        }
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT organization_id, public_key FROM event_signing_keys WHERE id = $1",
+        )
+        .bind(kid.to_string())
+        .fetch_optional(&db.pool)
+        .await?;
+        let Some((org, key)) = row else {
+            return Ok(None);
+        };
+        let mine = (org == org_id).then(|| key.clone());
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kid.to_string(), (org, key));
+        Ok(mine)
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     id: String,

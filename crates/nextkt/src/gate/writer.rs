@@ -1,0 +1,274 @@
+//! The scan writer: one task per process that decides and records scans in batches. Scans
+//! are resolved (code, signature, ticket) concurrently by their requests; what must be
+//! serialised — taking the nonce, the ticket's first entry on a list, the answer — happens
+//! here, many scans to a transaction, so a burst at the doors costs one commit per batch
+//! rather than one per scan. Each scan is still decided on its own, in arrival order; a
+//! batch that fails is retried one scan per transaction so one bad scan cannot sink others.
+//! Across processes the `(ticket, list)` key of `ticket_checkins` keeps the first entry
+//! unique.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::lists::ListRow;
+use super::scan::{FirstScan, Found, Scan, ScanAnswer, refusal};
+use crate::platform::clock::{Millis, rfc3339};
+use crate::platform::db::{Db, Tx};
+use crate::platform::error::{ApiError, ApiResult};
+use crate::platform::ids::new_id;
+
+/// Most scans decided in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// A resolved scan, ready to be decided.
+pub struct Decision {
+    pub org_id: String,
+    pub device_id: String,
+    pub scan: Scan,
+    pub list: ListRow,
+    pub found: Found,
+    pub now: Millis,
+}
+
+type Job = (Decision, oneshot::Sender<ApiResult<ScanAnswer>>);
+
+pub struct ScanWriter {
+    db: Db,
+    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+}
+
+impl ScanWriter {
+    pub fn new(db: Db) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            queue: Mutex::new(None),
+        })
+    }
+
+    /// Decides the scan in the writer's next batch; answers after its commit.
+    pub async fn decide(&self, decision: Decision) -> ApiResult<ScanAnswer> {
+        let (reply, answer) = oneshot::channel();
+        self.queue()
+            .send((decision, reply))
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer stopped")))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer dropped a scan")))?
+    }
+
+    /// The worker's queue, started on first use (inside the server's runtime).
+    fn queue(&self) -> mpsc::UnboundedSender<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = queue.as_ref().filter(|q| !q.is_closed()) {
+            return q.clone();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(work(self.db.clone(), rx));
+        *queue = Some(tx.clone());
+        tx
+    }
+}
+
+async fn work(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch: Vec<Job> = Vec::new();
+    while let Some(job) = rx.recv().await {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        metrics::histogram!("nextkt_scan_batch_size").record(batch.len() as f64);
+        let decisions: Vec<&Decision> = batch.iter().map(|(d, _)| d).collect();
+        match decide_all(&db, &decisions).await {
+            Ok(answers) => {
+                for ((decision, reply), answer) in batch.drain(..).zip(answers) {
+                    observe(&decision, &answer);
+                    let _ = reply.send(Ok(answer));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, scans = batch.len(), "scan batch failed; deciding one by one");
+                for (decision, reply) in batch.drain(..) {
+                    let answer = decide_all(&db, &[&decision])
+                        .await
+                        .map(|mut a| a.remove(0))
+                        .map_err(ApiError::from);
+                    if let Ok(answer) = &answer {
+                        observe(&decision, answer);
+                    }
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+    }
+}
+
+fn observe(decision: &Decision, answer: &ScanAnswer) {
+    metrics::counter!("nextkt_scans_total", "result" => answer.result.clone()).increment(1);
+    if answer.conflict {
+        metrics::counter!("nextkt_scan_conflicts_total").increment(1);
+        tracing::warn!(list = %decision.list.id, scan = %answer.scan_id, "offline scan admitted a ticket already inside");
+    }
+}
+
+async fn decide_all(db: &Db, decisions: &[&Decision]) -> Result<Vec<ScanAnswer>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut answers = Vec::with_capacity(decisions.len());
+    for job in decisions {
+        answers.push(decide(&mut tx, job).await?);
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// One scan, in the batch's transaction.
+async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> {
+    let Decision {
+        scan,
+        list,
+        found,
+        now,
+        ..
+    } = job;
+    let now = *now;
+    let (ticket, described) = match found {
+        Found::Ticket(t, d) => (Some(t), Some(d.clone())),
+        _ => (None, None),
+    };
+    let scan_id = new_id();
+    let at = scan.at;
+    let admitted_offline = scan.device_result.as_deref() == Some("valid");
+    let claimed = sqlx::query(
+        "INSERT INTO scans (id, organization_id, device_id, nonce, list_id, ticket_id, gate, direction, result, \
+         answer_json, scanned_at, offline, device_result, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '{}', $9, $10, $11, $12) \
+         ON CONFLICT (device_id, nonce) DO NOTHING",
+    )
+    .bind(scan_id.clone())
+    .bind(job.org_id.clone())
+    .bind(job.device_id.clone())
+    .bind(scan.nonce.clone())
+    .bind(list.id.clone())
+    .bind(ticket.map(|t| t.id.clone()))
+    .bind(scan.gate.clone())
+    .bind(scan.direction.clone())
+    .bind(at)
+    .bind(i64::from(scan.device_result.is_some()))
+    .bind(scan.device_result.clone())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        // The same nonce again (a retry, or twice in this batch): the first answer.
+        let stored: String =
+            sqlx::query_scalar("SELECT answer_json FROM scans WHERE device_id = $1 AND nonce = $2")
+                .bind(job.device_id.clone())
+                .bind(scan.nonce.clone())
+                .fetch_one(&mut **tx)
+                .await?;
+        return serde_json::from_str(&stored).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    }
+    let mut first_scan = None;
+    let mut conflict = false;
+    let result: &str = match (&found, ticket.and_then(|t| refusal(t, list, at))) {
+        (Found::Revoked, _) => "revoked",
+        (Found::Unknown, _) => "unknown",
+        (_, Some(refused)) => refused,
+        (Found::Ticket(t, _), None) if scan.direction == "out" => {
+            let left = sqlx::query(
+                "UPDATE ticket_checkins SET inside = 0, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 1",
+            )
+            .bind(at)
+            .bind(t.id.clone())
+            .bind(list.id.clone())
+            .execute(&mut **tx)
+            .await?;
+            if left.rows_affected() == 1 {
+                "exited"
+            } else {
+                "not_inside"
+            }
+        }
+        (Found::Ticket(t, _), None) => {
+            let entered = sqlx::query(
+                "INSERT INTO ticket_checkins (ticket_id, list_id, inside, first_scan_id, first_at, first_gate, last_at) \
+                 VALUES ($1, $2, 1, $3, $4, $5, $4) ON CONFLICT (ticket_id, list_id) DO NOTHING",
+            )
+            .bind(t.id.clone())
+            .bind(list.id.clone())
+            .bind(scan_id.clone())
+            .bind(at)
+            .bind(scan.gate.clone())
+            .execute(&mut **tx)
+            .await?;
+            let reentered = entered.rows_affected() == 0
+                && list.allow_reentry != 0
+                && sqlx::query(
+                    "UPDATE ticket_checkins SET inside = 1, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 0",
+                )
+                .bind(at)
+                .bind(t.id.clone())
+                .bind(list.id.clone())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+                    == 1;
+            if entered.rows_affected() == 1 || reentered {
+                "valid"
+            } else {
+                let (first_at, first_gate, first_id): (i64, String, String) = sqlx::query_as(
+                    "SELECT first_at, first_gate, first_scan_id FROM ticket_checkins WHERE ticket_id = $1 AND list_id = $2",
+                )
+                .bind(t.id.clone())
+                .bind(list.id.clone())
+                .fetch_one(&mut **tx)
+                .await?;
+                first_scan = Some(FirstScan {
+                    at: rfc3339(first_at),
+                    gate: first_gate,
+                });
+                if admitted_offline {
+                    conflict = true;
+                    sqlx::query(
+                        "INSERT INTO scan_conflicts (id, organization_id, event_id, list_id, ticket_id, scan_id, \
+                         first_scan_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(new_id())
+                    .bind(job.org_id.clone())
+                    .bind(list.event_id.clone())
+                    .bind(list.id.clone())
+                    .bind(t.id.clone())
+                    .bind(scan_id.clone())
+                    .bind(first_id)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                "already_used"
+            }
+        }
+    };
+    let answer = ScanAnswer {
+        result: result.to_string(),
+        // Nothing about a ticket of another organization or another event leaks.
+        ticket: if matches!(result, "unknown" | "wrong_event" | "revoked") {
+            None
+        } else {
+            described
+        },
+        first_scan,
+        conflict,
+        scan_id: scan_id.clone(),
+    };
+    sqlx::query("UPDATE scans SET result = $1, answer_json = $2 WHERE id = $3")
+        .bind(result.to_string())
+        .bind(json!(answer).to_string())
+        .bind(scan_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(answer)
+}
