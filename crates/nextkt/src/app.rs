@@ -45,6 +45,7 @@ pub struct AppState {
     pub scan_writer: Arc<crate::gate::writer::ScanWriter>,
     pub signing_keys: Arc<crate::tickets::signing::KeyCache>,
     pub credential_cache: Arc<CredentialCache>,
+    pub device_cache: Arc<CredentialCache<crate::gate::devices::GateDevice>>,
     /// Where this server is reached (configured, or from the bound address).
     pub base_url: Arc<str>,
     /// Outgoing HTTP: payment providers, the simulated provider's callbacks.
@@ -414,6 +415,7 @@ impl Application {
             scan_writer: crate::gate::writer::ScanWriter::new(db.clone()),
             signing_keys: Arc::default(),
             credential_cache: Arc::new(CredentialCache::default()),
+            device_cache: Arc::default(),
             db,
             config: Arc::new(config),
             clock,

@@ -220,6 +220,8 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
+    // Other processes stop accepting the device within the cache's second.
+    state.device_cache.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,6 +277,7 @@ pub async fn pair(
 }
 
 /// A paired, unrevoked device of an active organization.
+#[derive(Clone)]
 pub struct GateDevice {
     pub id: String,
     pub org_id: String,
@@ -289,21 +292,27 @@ impl FromRequestParts<AppState> for GateDevice {
         if !token.starts_with(DEVICE_PREFIX) {
             return Err(invalid_credentials());
         }
+        let hash = token_hash(token);
+        if let Some(device) = state.device_cache.get(&hash, 0) {
+            return Ok(device);
+        }
         let row: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
             "SELECT d.id, d.organization_id, d.list_ids_json, o.suspended_at FROM devices d \
              JOIN organizations o ON o.id = d.organization_id WHERE d.secret_hash = $1 AND d.revoked_at IS NULL",
         )
-        .bind(token_hash(token))
+        .bind(hash.clone())
         .fetch_optional(&state.db.pool)
         .await?;
         let (id, org_id, lists, suspended_at) = row.ok_or_else(invalid_credentials)?;
         if suspended_at.is_some() {
             return Err(suspended());
         }
-        Ok(GateDevice {
+        let device = GateDevice {
             id,
             org_id,
             list_ids: serde_json::from_str(&lists).unwrap_or_default(),
-        })
+        };
+        state.device_cache.put(hash, device.clone(), None);
+        Ok(device)
     }
 }

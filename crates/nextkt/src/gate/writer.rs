@@ -1,12 +1,15 @@
-//! The scan writer: one task per process that decides and records scans in batches. Scans
-//! are resolved (code, signature, ticket) concurrently by their requests; what must be
-//! serialised — taking the nonce, the ticket's first entry on a list, the answer — happens
-//! here, many scans to a transaction, so a burst at the doors costs one commit per batch
-//! rather than one per scan. Each scan is still decided on its own, in arrival order; a
-//! batch that fails is retried one scan per transaction so one bad scan cannot sink others.
-//! Across processes the `(ticket, list)` key of `ticket_checkins` keeps the first entry
-//! unique.
+//! The scan writers: tasks that decide and record scans in batches. Scans are resolved
+//! (code, signature, ticket) concurrently by their requests; what must be serialised —
+//! taking the nonce, the ticket's first entry on a list, the answer — happens here, many
+//! scans to a transaction, so a burst at the doors costs one commit per batch rather than
+//! one per scan. A ticket always goes to the same writer, so its scans are decided in
+//! arrival order and two writers never wait on each other's rows. SQLite has one writer
+//! (it takes one write transaction at a time anyway); PostgreSQL has four, which overlap
+//! their round trips. A batch that fails is retried one scan per transaction so one bad
+//! scan cannot sink others. Across processes the `(ticket, list)` key of `ticket_checkins`
+//! keeps the first entry unique.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
@@ -15,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::lists::ListRow;
 use super::scan::{FirstScan, Found, Scan, ScanAnswer, refusal};
 use crate::platform::clock::{Millis, rfc3339};
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::{Db, Dialect, Tx};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 
@@ -36,21 +39,31 @@ type Job = (Decision, oneshot::Sender<ApiResult<ScanAnswer>>);
 
 pub struct ScanWriter {
     db: Db,
-    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    queues: Vec<Mutex<Option<mpsc::UnboundedSender<Job>>>>,
 }
 
 impl ScanWriter {
     pub fn new(db: Db) -> Arc<Self> {
+        let writers = match db.dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 4,
+        };
         Arc::new(Self {
             db,
-            queue: Mutex::new(None),
+            queues: (0..writers).map(|_| Mutex::new(None)).collect(),
         })
     }
 
-    /// Decides the scan in the writer's next batch; answers after its commit.
+    /// Decides the scan in its writer's next batch; answers after the commit.
     pub async fn decide(&self, decision: Decision) -> ApiResult<ScanAnswer> {
+        let mut hasher = DefaultHasher::new();
+        match &decision.found {
+            Found::Ticket(t, _) => t.id.hash(&mut hasher),
+            _ => decision.scan.nonce.hash(&mut hasher),
+        }
+        let writer = (hasher.finish() % self.queues.len() as u64) as usize;
         let (reply, answer) = oneshot::channel();
-        self.queue()
+        self.queue(writer)
             .send((decision, reply))
             .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer stopped")))?;
         answer
@@ -58,9 +71,11 @@ impl ScanWriter {
             .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer dropped a scan")))?
     }
 
-    /// The worker's queue, started on first use (inside the server's runtime).
-    fn queue(&self) -> mpsc::UnboundedSender<Job> {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+    /// A writer's queue, started on first use (inside the server's runtime).
+    fn queue(&self, writer: usize) -> mpsc::UnboundedSender<Job> {
+        let mut queue = self.queues[writer]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(q) = queue.as_ref().filter(|q| !q.is_closed()) {
             return q.clone();
         }

@@ -417,6 +417,7 @@ async fn set_suspended(
     organizations::set_suspended(&mut tx, org_id, suspended, &partner.actor(), now).await?;
     tx.commit().await?;
     state.credential_cache.clear();
+    state.device_cache.clear();
     Ok(ApiJson(owned(state, partner, org_id).await?.into()))
 }
 
