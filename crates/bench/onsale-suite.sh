@@ -46,7 +46,9 @@ stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/de
 
 label() { sed "s/^{/{\"run\":\"$1\",/"; }
 
-for db in "${@:-sqlite postgres}"; do
+dbs=("$@")
+[ ${#dbs[@]} -eq 0 ] && dbs=(sqlite postgres)
+for db in "${dbs[@]}"; do
   for path in batched baseline; do
     for run in 1 2 3; do
       url=$(fresh_database "$db")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Short benchmark runs against each database, for CI: an on-sale rush and a checkout run,
-# asserting only correctness (nothing oversold, no counter drift, no errors, every order paid
-# once with one ticket per unit), never throughput.
+# Short benchmark runs against each database, for CI: an on-sale rush, a checkout run and a
+# gate run, asserting only correctness (nothing oversold, no counter drift, no errors, every
+# order paid once with one ticket per unit, no ticket admitted twice, no wrong scan answer),
+# never throughput.
 #   crates/bench/smoke.sh TARGET_DIR POSTGRES_ADMIN_URL
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,6 +46,15 @@ r = json.loads(line)
 if r["duplicate_tickets"] or r["double_charged"] or r["errors"] or r["orders_paid"] != r["buyers"]:
     sys.exit(f"{label} checkout: {line}")
 print(f"{label} checkout: ok ({r['orders_paid']} orders paid, {r['tickets_issued']} tickets)")
+PY
+  line=$("$BIN/nextkt-bench" gate --url "$URL" --setup --tickets 3000 --gates 3 --rate 300 --duration 3 2>/dev/null | tail -n1)
+  python3 - "$db" "$line" <<'PY'
+import json, sys
+label, line = sys.argv[1], sys.argv[2]
+r = json.loads(line)
+if r["double_admits"] or r["wrong_answers"] or r["errors"] or r["tickets_scanned"] == 0:
+    sys.exit(f"{label} gate: {line}")
+print(f"{label} gate: ok ({r['scans']} scans, {r['tickets_scanned']} tickets, p99 {r['p99_ms']} ms)")
 PY
   kill "$pid"; wait "$pid" 2>/dev/null || true
   "$BIN/nextkt" audit --database-url "$url" >/dev/null

@@ -64,7 +64,7 @@ pub struct ScanAnswer {
 
 /// What a scanned code is.
 pub enum Found {
-    Ticket(TicketRow, ScannedTicket),
+    Ticket(Box<(TicketRow, ScannedTicket)>),
     /// A code that no longer admits anyone (transferred away).
     Revoked,
     /// Not a code of this organization, or a QR whose signature does not check.
@@ -123,7 +123,7 @@ async fn ticket_for(state: &AppState, org_id: &str, code: &str) -> ApiResult<Fou
                 .zip(row.seat_number)
                 .map(|(r, n)| format!("{r}-{n}")),
         };
-        return Ok(Found::Ticket(row.ticket, shown));
+        return Ok(Found::Ticket(Box::new((row.ticket, shown))));
     }
     let revoked: Option<String> = sqlx::query_scalar(
         "SELECT ticket_id FROM revoked_codes WHERE code_hash = $1 AND organization_id = $2",

@@ -58,7 +58,7 @@ impl ScanWriter {
     pub async fn decide(&self, decision: Decision) -> ApiResult<ScanAnswer> {
         let mut hasher = DefaultHasher::new();
         match &decision.found {
-            Found::Ticket(t, _) => t.id.hash(&mut hasher),
+            Found::Ticket(found) => found.0.id.hash(&mut hasher),
             _ => decision.scan.nonce.hash(&mut hasher),
         }
         let writer = (hasher.finish() % self.queues.len() as u64) as usize;
@@ -151,7 +151,7 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
     } = job;
     let now = *now;
     let (ticket, described) = match found {
-        Found::Ticket(t, d) => (Some(t), Some(d.clone())),
+        Found::Ticket(found) => (Some(&found.0), Some(found.1.clone())),
         _ => (None, None),
     };
     let scan_id = new_id();
@@ -189,11 +189,11 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
     }
     let mut first_scan = None;
     let mut conflict = false;
-    let result: &str = match (&found, ticket.and_then(|t| refusal(t, list, at))) {
-        (Found::Revoked, _) => "revoked",
-        (Found::Unknown, _) => "unknown",
-        (_, Some(refused)) => refused,
-        (Found::Ticket(t, _), None) if scan.direction == "out" => {
+    let result: &str = match (found, ticket, ticket.and_then(|t| refusal(t, list, at))) {
+        (Found::Revoked, _, _) => "revoked",
+        (Found::Unknown, _, _) | (_, None, _) => "unknown",
+        (_, _, Some(refused)) => refused,
+        (_, Some(t), None) if scan.direction == "out" => {
             let left = sqlx::query(
                 "UPDATE ticket_checkins SET inside = 0, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 1",
             )
@@ -208,7 +208,7 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
                 "not_inside"
             }
         }
-        (Found::Ticket(t, _), None) => {
+        (_, Some(t), None) => {
             let entered = sqlx::query(
                 "INSERT INTO ticket_checkins (ticket_id, list_id, inside, first_scan_id, first_at, first_gate, last_at) \
                  VALUES ($1, $2, 1, $3, $4, $5, $4) ON CONFLICT (ticket_id, list_id) DO NOTHING",

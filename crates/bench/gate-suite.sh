@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The gate benchmark as recorded in docs/benchmarks.md: for each database, three runs at the
+# target rate (2,000 scans/s over 4 gates, 10 s) and one at 3,000 scans/s to show the
+# headroom. Every run starts a fresh server on a fresh database; the setup (organizations,
+# 10 tickets per planned scan, check-in list, paired devices) goes through the public API.
+# Prints one JSON line per run (the benchmark's last line, plus the run's label).
+#
+#   crates/bench/gate-suite.sh [sqlite|postgres ...]
+#
+# Needs release builds (cargo build --release) and, for postgres, a server reachable at
+# $NEXTKT_BENCH_PG_ADMIN (default postgres://postgres@127.0.0.1:5432/test).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TARGET=${CARGO_TARGET_DIR:-target}
+NEXTKT=$TARGET/release/nextkt
+BENCH=$TARGET/release/nextkt-bench
+PORT=${NEXTKT_BENCH_PORT:-8791}
+URL=http://127.0.0.1:$PORT
+PG_ADMIN=${NEXTKT_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}
+WORK=$(mktemp -d)
+SERVER_PID=
+trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+fresh_database() {
+  case $1 in
+    sqlite) rm -f "$WORK"/gate.db*; echo "sqlite://$WORK/gate.db" ;;
+    postgres)
+      PGOPTIONS="--client-min-messages=warning" psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS nextkt_gate_bench" -c "CREATE DATABASE nextkt_gate_bench" >/dev/null
+      echo "${PG_ADMIN%/*}/nextkt_gate_bench" ;;
+    *) echo "unknown database $1" >&2; exit 2 ;;
+  esac
+}
+
+start_server() {
+  NEXTKT_LOG=warn "$NEXTKT" serve --listen "127.0.0.1:$PORT" --database-url "$1" \
+    --auth-rate-per-ip 100000 >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited (port $PORT taken?)" >&2; exit 1; }
+    curl -sf "$URL/healthz" >/dev/null && return
+    sleep 0.1
+  done
+  echo "server did not start" >&2; exit 1
+}
+
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+
+label() { sed "s/^{/{\"run\":\"$1\",/"; }
+
+dbs=("$@")
+[ ${#dbs[@]} -eq 0 ] && dbs=(sqlite postgres)
+for db in "${dbs[@]}"; do
+  for run in 2000-1 2000-2 2000-3 3000-1; do
+    rate=${run%-*}
+    start_server "$(fresh_database "$db")"
+    "$BENCH" gate --url "$URL" --setup --tickets $((rate * 10)) --gates 4 --rate "$rate" --duration 10 \
+      2>/dev/null | tail -n1 | label "$db-$run"
+    stop_server
+  done
+done
