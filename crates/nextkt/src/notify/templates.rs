@@ -142,6 +142,8 @@ mod tests {
             "buyer_password_reset",
             "buyer_verify_email",
             "operator_invite",
+            "ticket_transferred",
+            "guest_ticket",
         ] {
             for locale in ["en", "id"] {
                 let r = render(template, locale, &payload).unwrap();
@@ -169,6 +171,21 @@ mod tests {
         assert!(receipt.text.contains("Discount        -100 IDR"));
         assert!(!receipt.text.contains("Points"), "zero lines are left out");
         assert!(id.html.unwrap().contains("<svg>"));
+        let moved = render(
+            "ticket_transferred",
+            "en",
+            &json!({ "name": "Sari", "from": "Budi", "event": "Java Jazz", "url": "http://x/t/new" }),
+        )
+        .unwrap();
+        assert_eq!(moved.subject, "A ticket for you: Java Jazz");
+        assert!(moved.text.contains("Budi has passed") && moved.text.contains("http://x/t/new"));
+        let guest = render(
+            "guest_ticket",
+            "id",
+            &json!({ "name": "Raisa", "event": "Java Jazz", "tickets": [{ "url": "http://x/t/1" }, { "url": "http://x/t/2" }] }),
+        )
+        .unwrap();
+        assert!(guest.text.contains("http://x/t/1") && guest.text.contains("http://x/t/2"));
         let fallback = render("operator_invite", "fr", &payload).unwrap();
         assert!(fallback.subject.starts_with("You are invited"));
     }
