@@ -121,6 +121,10 @@ async fn add_all(
         *wanted.entry(e.ticket_type_id.as_str()).or_default() += e.quantity;
     }
     for (type_id, units) in &wanted {
+        let type_name: String = sqlx::query_scalar("SELECT name FROM ticket_types WHERE id = $1")
+            .bind(type_id.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
         let pool = pools::lock(db, tx, type_id)
             .await?
             .ok_or_else(|| ApiError::not_found("ticket type"))?;
@@ -129,7 +133,7 @@ async fn add_all(
         if *units > available {
             return Err(ApiError::rule(
                 "sold_out",
-                format!("ticket type {type_id} has {available} left; the guests need {units}"),
+                format!("{type_name} has {available} left; the guests need {units}"),
             ));
         }
         sqlx::query("UPDATE inventory_pools SET sold = sold + $1, updated_at = $2 WHERE ticket_type_id = $3")
@@ -381,7 +385,13 @@ pub struct ImportParams {
 }
 
 /// Checks every line; the entries, or every line's error.
-fn read_csv(text: &str, types: &[TicketTypeRow]) -> Result<Vec<Entry>, Vec<LineError>> {
+/// `existing`: (lower-cased email, ticket type id) of the guests already on the list; a
+/// line naming one again is refused, so uploading a file twice adds no one twice.
+fn read_csv(
+    text: &str,
+    types: &[TicketTypeRow],
+    existing: &HashSet<(String, String)>,
+) -> Result<Vec<Entry>, Vec<LineError>> {
     let err = |line, field: Option<&str>, detail: String| LineError {
         line,
         field: field.map(str::to_string),
@@ -473,6 +483,13 @@ fn read_csv(text: &str, types: &[TicketTypeRow]) -> Result<Vec<Entry>, Vec<LineE
         let mut bad = |field: &str, detail: String| errors.push(err(row.line, Some(field), detail));
         match (name, email, ticket_type, quantity, note) {
             (Ok(name), Ok(email), Ok(ticket_type_id), Ok(quantity), Ok(note)) => {
+                if existing.contains(&(email.to_ascii_lowercase(), ticket_type_id.clone())) {
+                    bad(
+                        "email",
+                        format!("{email} is already on the guest list for this ticket type"),
+                    );
+                    continue;
+                }
                 if !seen.insert((email.to_ascii_lowercase(), ticket_type_id.clone())) {
                     bad(
                         "email",
@@ -548,7 +565,16 @@ pub async fn import(
     }
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let types = ticket_types::of_event(&state.db, &event.id).await?;
-    let entries = match read_csv(&body, &types) {
+    let existing: HashSet<(String, String)> = sqlx::query_as::<_, (String, String)>(
+        "SELECT email, ticket_type_id FROM guests WHERE event_id = $1",
+    )
+    .bind(event.id.clone())
+    .fetch_all(&state.db.pool)
+    .await?
+    .into_iter()
+    .map(|(email, tt)| (email.to_ascii_lowercase(), tt))
+    .collect();
+    let entries = match read_csv(&body, &types, &existing) {
         Ok(entries) => entries,
         Err(errors) => {
             let failed = ImportFailed {

@@ -285,6 +285,18 @@ async fn a_csv_import_is_all_or_nothing(app: TestApp) {
     );
     assert_eq!(app.count("tickets").await, before.1 + 4);
     assert_exact(&app.audit(&owner).await);
+    // The same file again adds no one twice: each guest already there is named.
+    let again = import(&app, &auth, &ev.event_id, &good)
+        .await
+        .expect_problem(422, "import_failed");
+    let lines: Vec<u64> = again["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 3, 4], "{again}");
+    assert_eq!(app.count("guests").await, before.0 + 3);
 }
 
 async fn reports_find_count_and_export_attendees(app: TestApp) {
