@@ -44,6 +44,7 @@ pub struct AppState {
     pub reserver: Arc<Reserver>,
     pub scan_writer: Arc<crate::gate::writer::ScanWriter>,
     pub signing_keys: Arc<crate::tickets::signing::KeyCache>,
+    pub bundles: Arc<crate::gate::bundle::BundleCache>,
     pub credential_cache: Arc<CredentialCache>,
     pub device_cache: Arc<CredentialCache<crate::gate::devices::GateDevice>>,
     /// Where this server is reached (configured, or from the bound address).
@@ -414,6 +415,7 @@ impl Application {
             reserver: Reserver::new(db.clone(), clock.clone()),
             scan_writer: crate::gate::writer::ScanWriter::new(db.clone()),
             signing_keys: Arc::default(),
+            bundles: Arc::default(),
             credential_cache: Arc::new(CredentialCache::default()),
             device_cache: Arc::default(),
             db,

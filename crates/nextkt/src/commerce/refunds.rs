@@ -304,6 +304,10 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
+    if !voided.is_empty() {
+        // Voided tickets must be refused by the next offline bundle too.
+        state.bundles.forget().await;
+    }
     metrics::counter!("nextkt_refunds_total").increment(1);
     Ok((
         StatusCode::CREATED,

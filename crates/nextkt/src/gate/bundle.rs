@@ -2,9 +2,15 @@
 //! holds the device's check-in lists, the events' Ed25519 verification keys, the lookup
 //! hashes of revoked codes, and each ticket's attendee data sealed with a key derived from
 //! that ticket's code (see [`super::sealing`]). The format is documented in `docs/gate.md`.
+//!
+//! When the doors open every device fetches its bundle at once, and a large event's bundle
+//! is tens of megabytes: so a bundle, once built, is shared for `FRESH_FOR` by every device
+//! that scans the same lists, and only one is built at a time.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -18,9 +24,24 @@ use crate::app::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::db::placeholder_list;
 use crate::platform::error::{ApiResult, Problem};
-use crate::platform::json::ApiJson;
 
 pub const FORMAT: &str = "nextkt-gate-bundle/1";
+
+/// How long a built bundle is handed out again.
+const FRESH_FOR: Duration = Duration::from_secs(5);
+
+/// Built bundles by organization and lists; the lock also keeps builds one at a time.
+#[derive(Default)]
+pub struct BundleCache {
+    built: tokio::sync::Mutex<HashMap<String, (Instant, Bytes)>>,
+}
+
+impl BundleCache {
+    /// A code was revoked: this process builds afresh (others within `FRESH_FOR`).
+    pub async fn forget(&self) {
+        self.built.lock().await.clear();
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BundleKey {
@@ -42,7 +63,6 @@ pub struct Bundle {
     pub format: String,
     pub generated_at: String,
     pub organization_id: String,
-    pub device_id: String,
     pub lists: Vec<CheckinList>,
     pub events: Vec<BundleEvent>,
     /// Lookup hashes of codes that no longer admit anyone.
@@ -89,6 +109,33 @@ pub async fn bundle(
     State(state): State<AppState>,
     device: GateDevice,
 ) -> ApiResult<impl IntoResponse> {
+    let mut lists = device.list_ids.clone();
+    lists.sort();
+    let key = format!("{}:{}", device.org_id, lists.join(","));
+    let mut built = state.bundles.built.lock().await;
+    built.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+    let body = match built.get(&key) {
+        Some((_, body)) => body.clone(),
+        None => {
+            let body = Bytes::from(
+                serde_json::to_vec(&build(&state, &device).await?).map_err(anyhow::Error::from)?,
+            );
+            built.insert(key, (Instant::now(), body.clone()));
+            body
+        }
+    };
+    drop(built);
+    metrics::counter!("nextkt_gate_bundles_total").increment(1);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    ))
+}
+
+async fn build(state: &AppState, device: &GateDevice) -> ApiResult<Bundle> {
     let now = state.clock.now_ms();
     let db = &state.db;
     let list_rows: Vec<ListRow> = if device.list_ids.is_empty() {
@@ -185,12 +232,10 @@ pub async fn bundle(
     }
     revoked.sort();
     revoked.dedup();
-    metrics::counter!("nextkt_gate_bundles_total").increment(1);
-    let bundle = Bundle {
+    Ok(Bundle {
         format: FORMAT.into(),
         generated_at: rfc3339(now),
         organization_id: device.org_id.clone(),
-        device_id: device.id.clone(),
         lists: list_rows
             .into_iter()
             .map(lists::CheckinList::from)
@@ -198,6 +243,5 @@ pub async fn bundle(
         events,
         revoked,
         attendees,
-    };
-    Ok(([(header::CACHE_CONTROL, "no-store")], ApiJson(bundle)))
+    })
 }

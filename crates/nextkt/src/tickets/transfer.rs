@@ -191,6 +191,7 @@ async fn transfer(
         .await?;
     }
     tx.commit().await?;
+    state.bundles.forget().await;
     metrics::counter!("nextkt_ticket_transfers_total").increment(1);
     let moved = TicketRow {
         code,
