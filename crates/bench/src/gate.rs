@@ -56,6 +56,8 @@ struct Issued {
     admin: String,
     event_id: String,
     qrs: Vec<String>,
+    /// The holder of each ticket in `qrs`, to check that every answer is about its own scan.
+    holders: Vec<String>,
 }
 
 async fn issue(client: &reqwest::Client, base: &str, tickets: u64) -> anyhow::Result<Issued> {
@@ -104,18 +106,20 @@ async fn issue(client: &reqwest::Client, base: &str, tickets: u64) -> anyhow::Re
         .await?
         .json()
         .await?;
-    let qrs: Vec<String> = list
-        .as_array()
-        .context("guest list")?
-        .iter()
-        .flat_map(|g| g["tickets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t["qr_payload"].as_str().map(str::to_string))
-        .collect();
+    let mut qrs = Vec::new();
+    let mut holders = Vec::new();
+    for guest in list.as_array().context("guest list")? {
+        for ticket in guest["tickets"].as_array().context("guest tickets")? {
+            qrs.push(ticket["qr_payload"].as_str().context("qr")?.to_string());
+            holders.push(guest["name"].as_str().context("name")?.to_string());
+        }
+    }
     anyhow::ensure!(qrs.len() as u64 == tickets, "{} tickets issued", qrs.len());
     Ok(Issued {
         admin: target.admin,
         event_id: target.event_id,
         qrs,
+        holders,
     })
 }
 
@@ -238,6 +242,9 @@ fn plan(args: &Args, qrs: &[String], foreign: &[String]) -> Vec<Planned> {
     out
 }
 
+/// Per ticket: scans answered `valid`, answered `already_used`, and lost (no answer).
+type Counts = (u32, u32, u32);
+
 #[derive(Default)]
 struct Tally {
     answered: AtomicU64,
@@ -252,6 +259,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "the gate benchmark needs --setup (it must know every ticket it scans)"
     );
     anyhow::ensure!(args.gates >= 2, "--gates must be at least 2");
+    anyhow::ensure!(args.tickets >= 2, "--tickets must be at least 2");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .timeout(Duration::from_secs(30))
@@ -274,8 +282,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         120_000_000,
         3,
     )?));
-    // Per ticket: how many scans said `valid`, and how many said `already_used`.
-    let answers: Arc<Mutex<HashMap<usize, (u32, u32)>>> = Arc::default();
+    let answers: Arc<Mutex<HashMap<usize, Counts>>> = Arc::default();
+    let holders = Arc::new(issued.holders.clone());
     let secrets = Arc::new(secrets);
     let url = format!("{}/gate/scans", args.url);
     let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
@@ -285,7 +293,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (i, scan) in planned.into_iter().enumerate() {
         let intended = started + interval.mul_f64(i as f64);
         tokio::time::sleep_until(intended.into()).await;
-        let (client, url, secrets, tally, latencies, answers, in_flight) = (
+        let (client, url, secrets, tally, latencies, answers, in_flight, holders) = (
             client.clone(),
             url.clone(),
             secrets.clone(),
@@ -293,6 +301,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             latencies.clone(),
             answers.clone(),
             in_flight.clone(),
+            holders.clone(),
         );
         tasks.spawn(async move {
             let _permit = in_flight.acquire_owned().await;
@@ -315,6 +324,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .fetch_max(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             let Some(body) = body else {
                 tally.errors.fetch_add(1, Ordering::Relaxed);
+                if scan.ticket != usize::MAX {
+                    answers.lock().await.entry(scan.ticket).or_default().2 += 1;
+                }
                 return;
             };
             tally.answered.fetch_add(1, Ordering::Relaxed);
@@ -326,6 +338,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     }
                 }
                 Kind::Fresh | Kind::Duplicate => {
+                    // The answer must be about this scan's ticket, not a neighbour's.
+                    if body["ticket"]["holder_name"].as_str() != Some(holders[scan.ticket].as_str()) {
+                        tally.wrong.fetch_add(1, Ordering::Relaxed);
+                    }
                     let mut answers = answers.lock().await;
                     let entry = answers.entry(scan.ticket).or_default();
                     match result {
@@ -343,11 +359,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     while tasks.join_next().await.is_some() {}
 
     let answers = answers.lock().await;
-    let double_admits = answers.values().filter(|(valid, _)| *valid > 1).count();
-    // A ticket scanned but never admitted is a wrong answer too.
+    let double_admits = answers.values().filter(|(valid, _, _)| *valid > 1).count();
+    // A ticket turned away as used but never admitted is a wrong answer too (unless one of
+    // its scans went unanswered: that one may have been the admission).
     let never_admitted = answers
         .values()
-        .filter(|(valid, used)| *valid == 0 && *used > 0)
+        .filter(|(valid, used, lost)| *valid == 0 && *used > 0 && *lost == 0)
         .count() as u64;
     let wrong = tally.wrong.load(Ordering::Relaxed) + never_admitted;
     let audit: Value = client

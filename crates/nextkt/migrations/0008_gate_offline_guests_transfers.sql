@@ -7,16 +7,16 @@ ALTER TABLE scans ADD COLUMN device_result TEXT;
 ALTER TABLE scans ADD COLUMN received_at BIGINT;
 CREATE INDEX scans_ticket ON scans (ticket_id);
 
--- A ticket admitted by a device offline after it had already gone in elsewhere: two people
--- may be inside on one ticket. Kept for the operator, never dropped.
+-- Someone a device let in offline whom the server refuses: kind 'already_used' (two people
+-- on one ticket), 'revoked', 'unknown', ... Kept for the operator, never dropped.
 CREATE TABLE scan_conflicts (
     id              TEXT PRIMARY KEY,
     organization_id TEXT NOT NULL,
     event_id        TEXT NOT NULL,
     list_id         TEXT NOT NULL,
-    ticket_id       TEXT NOT NULL,
+    ticket_id       TEXT,
     scan_id         TEXT NOT NULL UNIQUE,
-    first_scan_id   TEXT NOT NULL,
+    kind            TEXT NOT NULL,
     created_at      BIGINT NOT NULL
 );
 CREATE INDEX scan_conflicts_event ON scan_conflicts (event_id, created_at);
@@ -73,6 +73,10 @@ CREATE TABLE guests (
 );
 CREATE INDEX guests_event ON guests (event_id, created_at);
 
+-- What the attendee search matches: holder name and email, lower-cased by the application
+-- (Unicode-aware on both databases; SQLite's LOWER folds ASCII only).
+ALTER TABLE tickets ADD COLUMN holder_search TEXT NOT NULL DEFAULT '';
+UPDATE tickets SET holder_search = LOWER(holder_name || ' ' || holder_email);
 CREATE INDEX tickets_event_holder ON tickets (event_id, holder_email);
 
 -- Set when a ticket has moved to a new holder: the order's buyer no longer sees its code.

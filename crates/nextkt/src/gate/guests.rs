@@ -397,8 +397,8 @@ fn read_csv(
         field: field.map(str::to_string),
         detail,
     };
-    let records = csv::parse(text)
-        .map_err(|line| vec![err(line, None, "a quoted field is never closed".into())])?;
+    let records =
+        csv::parse(text).map_err(|bad| vec![err(bad.line, None, bad.detail.to_string())])?;
     let Some((header, rows)) = records.split_first() else {
         return Err(vec![err(1, None, "the file is empty".into())]);
     };
@@ -418,6 +418,17 @@ fn read_csv(
                 .into(),
         )]);
     };
+    if let Some((_, twice)) = columns
+        .iter()
+        .enumerate()
+        .find(|(i, c)| columns[..*i].contains(c))
+    {
+        return Err(vec![err(
+            header.line,
+            Some(twice),
+            format!("the column {twice:?} appears twice"),
+        )]);
+    }
     if let Some(unknown) = columns
         .iter()
         .find(|c| !["name", "email", "ticket_type", "quantity", "note"].contains(&c.as_str()))

@@ -54,8 +54,7 @@ const ATTENDEE_SELECT: &str = "SELECT t.id AS ticket_id, t.code, t.holder_name, 
     (SELECT MIN(c.first_at) FROM ticket_checkins c WHERE c.ticket_id = t.id) AS arrived_ms \
     FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id JOIN orders o ON o.id = t.order_id \
     WHERE t.event_id = $1 AND t.organization_id = $2 \
-    AND ($3 = '' OR LOWER(t.holder_name) LIKE $4 ESCAPE '\\' OR LOWER(t.holder_email) LIKE $4 ESCAPE '\\' \
-    OR t.code = $3) \
+    AND ($3 = '' OR t.holder_search LIKE $4 ESCAPE '\\' OR t.code = $3) \
     AND ($5 = '' OR o.kind = $5) \
     AND ($6 = '' OR ($6 = 'yes') = EXISTS (SELECT 1 FROM ticket_checkins c WHERE c.ticket_id = t.id))";
 
@@ -337,21 +336,29 @@ pub async fn checkins(
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Conflict {
     pub id: String,
+    /// What the server answered the scan the device had admitted: `already_used` (two
+    /// people on one ticket), `revoked`, `unknown`, `not_on_this_list`, ...
+    pub kind: String,
     pub list_id: String,
-    pub ticket_id: String,
-    /// The offline scan that admitted the ticket again.
+    pub ticket_id: Option<String>,
+    /// The offline scan.
     pub scan_id: String,
-    /// The scan that had let it in first.
-    pub first_scan_id: String,
     pub gate: String,
     pub device_id: String,
     #[serde(skip)]
     pub scanned_ms: i64,
     #[sqlx(skip)]
     pub scanned_at: String,
+    /// Where the ticket had gone in first, for `already_used`.
+    pub first_gate: Option<String>,
+    #[serde(skip)]
+    pub first_ms: Option<i64>,
+    #[sqlx(skip)]
+    pub first_at: Option<String>,
 }
 
-/// Offline scans that admitted a ticket already inside (two people on one ticket).
+/// Offline scans that let in someone the server refuses (two people on one ticket, a
+/// revoked code, ...).
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/scan-conflicts", tag = "gate",
     params(("event_id" = String, Path)),
@@ -366,14 +373,17 @@ pub async fn conflicts(
     access.require(Permission::ReadOrders)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let mut rows: Vec<Conflict> = sqlx::query_as(
-        "SELECT c.id, c.list_id, c.ticket_id, c.scan_id, c.first_scan_id, s.gate, s.device_id, s.scanned_at AS scanned_ms \
-         FROM scan_conflicts c JOIN scans s ON s.id = c.scan_id WHERE c.event_id = $1 ORDER BY c.created_at, c.id LIMIT 1000",
+        "SELECT c.id, c.kind, c.list_id, c.ticket_id, c.scan_id, s.gate, s.device_id, s.scanned_at AS scanned_ms, \
+         k.first_gate, k.first_at AS first_ms FROM scan_conflicts c JOIN scans s ON s.id = c.scan_id \
+         LEFT JOIN ticket_checkins k ON k.ticket_id = c.ticket_id AND k.list_id = c.list_id \
+         WHERE c.event_id = $1 ORDER BY c.created_at, c.id LIMIT 1000",
     )
     .bind(event.id.clone())
     .fetch_all(&state.db.pool)
     .await?;
     for r in &mut rows {
         r.scanned_at = rfc3339(r.scanned_ms);
+        r.first_at = opt_rfc3339(r.first_ms);
     }
     Ok(ApiJson(rows))
 }

@@ -10,13 +10,15 @@ use utoipa::ToSchema;
 use super::devices::GateDevice;
 use super::lists::{self, ListRow};
 use super::sealing;
-use super::writer::Decision;
+use super::writer::{Decision, ScanWriter};
 use crate::app::AppState;
 use crate::platform::clock::Millis;
+use crate::platform::db::placeholder_list;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
 use crate::tickets::{TICKET_COLUMNS, TicketRow, signing};
+use std::collections::HashMap;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,10 +67,20 @@ pub struct ScanAnswer {
 /// What a scanned code is.
 pub enum Found {
     Ticket(Box<(TicketRow, ScannedTicket)>),
-    /// A code that no longer admits anyone (transferred away).
-    Revoked,
+    /// A code that no longer admits anyone (transferred away): the ticket's id.
+    Revoked(String),
     /// Not a code of this organization, or a QR whose signature does not check.
     Unknown,
+}
+
+impl Found {
+    pub fn ticket_id(&self) -> Option<&str> {
+        match self {
+            Found::Ticket(found) => Some(&found.0.id),
+            Found::Revoked(id) => Some(id),
+            Found::Unknown => None,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -132,10 +144,9 @@ async fn ticket_for(state: &AppState, org_id: &str, code: &str) -> ApiResult<Fou
     .bind(org_id.to_string())
     .fetch_optional(&state.db.pool)
     .await?;
-    Ok(if revoked.is_some() {
-        Found::Revoked
-    } else {
-        Found::Unknown
+    Ok(match revoked {
+        Some(ticket_id) => Found::Revoked(ticket_id),
+        None => Found::Unknown,
     })
 }
 
@@ -169,14 +180,13 @@ pub struct Scan {
     pub device_result: Option<String>,
 }
 
-fn check_scan(
-    device: &GateDevice,
+/// The scan's own fields: nonce, gate, direction (the code is only bounded in size).
+fn check_fields(
     nonce: &str,
     code: &str,
-    list_id: Option<&str>,
     gate: Option<&str>,
     direction: Option<&str>,
-) -> ApiResult<(String, String, String, String)> {
+) -> ApiResult<(String, String, String)> {
     let nonce = validate::text("nonce", nonce, 100)?;
     let gate = validate::text("gate", gate.unwrap_or("main"), 100)?;
     let direction = match direction.unwrap_or("in") {
@@ -186,6 +196,11 @@ fn check_scan(
     if code.len() > 2000 {
         return Err(ApiError::invalid("code", "too long"));
     }
+    Ok((nonce, gate, direction))
+}
+
+/// The list a scan is for: named, or the device's only one; and the device must scan for it.
+fn check_list(device: &GateDevice, list_id: Option<&str>) -> ApiResult<String> {
     let list_id = match (list_id, device.list_ids.as_slice()) {
         (Some(id), _) => id.to_string(),
         (None, [only]) => only.clone(),
@@ -202,7 +217,7 @@ fn check_scan(
             "this device does not scan for that list",
         ));
     }
-    Ok((nonce, gate, direction, list_id))
+    Ok(list_id)
 }
 
 /// Scan a ticket at a gate.
@@ -218,14 +233,13 @@ pub async fn scan(
     device: GateDevice,
     ApiJson(body): ApiJson<ScanRequest>,
 ) -> ApiResult<ApiJson<ScanAnswer>> {
-    let (nonce, gate, direction, list_id) = check_scan(
-        &device,
+    let (nonce, gate, direction) = check_fields(
         &body.nonce,
         &body.code,
-        body.list_id.as_deref(),
         body.gate.as_deref(),
         body.direction.as_deref(),
     )?;
+    let list_id = check_list(&device, body.list_id.as_deref())?;
     let now = state.clock.now_ms();
     let scan = Scan {
         nonce,
@@ -236,7 +250,8 @@ pub async fn scan(
         at: now,
         device_result: None,
     };
-    Ok(ApiJson(record(&state, &device, scan, now).await?))
+    let decision = resolve(&state, &device, scan, now).await?;
+    Ok(ApiJson(state.scan_writer.decide(decision).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -300,27 +315,41 @@ pub async fn upload(
         return Err(ApiError::invalid("scans", "between 1 and 1,000 scans"));
     }
     let now = state.clock.now_ms();
-    let mut checked = Vec::with_capacity(body.scans.len());
+    // Every item's fields first; a bad one refuses the upload.
+    let mut fields = Vec::with_capacity(body.scans.len());
     for (i, item) in body.scans.iter().enumerate() {
         let at = |e: ApiError| e.at_item("scans", i);
-        let (nonce, gate, direction, list_id) = check_scan(
-            &device,
+        let (nonce, gate, direction) = check_fields(
             &item.nonce,
             &item.code,
-            item.list_id.as_deref(),
             item.gate.as_deref(),
             item.direction.as_deref(),
         )
         .map_err(at)?;
         let scanned_at = validate::instant("scanned_at", &item.scanned_at).map_err(at)?;
+        let device_result = validate::text("device_result", &item.device_result, 40).map_err(at)?;
+        fields.push((nonce, gate, direction, scanned_at, device_result));
+    }
+    // Scans uploaded before keep their answers, whatever has changed since (the device's
+    // lists, the clock); only new ones must fit the device's lists and the time window.
+    let stored = stored_answers(&state, &device.id, fields.iter().map(|f| f.0.as_str())).await?;
+    let mut checked = Vec::with_capacity(fields.len());
+    for (i, ((nonce, gate, direction, scanned_at, device_result), item)) in
+        fields.into_iter().zip(&body.scans).enumerate()
+    {
+        if stored.contains_key(&nonce) {
+            checked.push(Err(nonce));
+            continue;
+        }
+        let at = |e: ApiError| e.at_item("scans", i);
+        let list_id = check_list(&device, item.list_id.as_deref()).map_err(at)?;
         if scanned_at > now + CLOCK_SKEW_MS || scanned_at < now - MAX_OFFLINE_AGE_MS {
             return Err(at(ApiError::invalid(
                 "scanned_at",
                 "must be within the last 30 days and not in the future",
             )));
         }
-        let device_result = validate::text("device_result", &item.device_result, 40).map_err(at)?;
-        checked.push(Scan {
+        checked.push(Ok(Scan {
             nonce,
             code: item.code.trim().to_string(),
             list_id,
@@ -328,39 +357,76 @@ pub async fn upload(
             direction,
             at: scanned_at,
             device_result: Some(device_result),
+        }));
+    }
+    // Resolved in order and queued in order, then answered as the writers commit.
+    let mut pending = Vec::with_capacity(checked.len());
+    for scan in checked {
+        pending.push(match scan {
+            Err(nonce) => (nonce, None),
+            Ok(scan) => {
+                let nonce = scan.nonce.clone();
+                let decision = resolve(&state, &device, scan, now).await?;
+                (nonce, Some(state.scan_writer.submit(decision)?))
+            }
         });
     }
-    let mut results = Vec::with_capacity(checked.len());
-    for scan in checked {
-        let nonce = scan.nonce.clone();
-        let answer = record(&state, &device, scan, now).await?;
+    let mut results = Vec::with_capacity(pending.len());
+    for (nonce, answer) in pending {
+        let answer = match answer {
+            Some(answer) => ScanWriter::answer(answer).await?,
+            None => stored
+                .get(&nonce)
+                .cloned()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("stored answer vanished")))?,
+        };
         results.push(OfflineResult { nonce, answer });
     }
     let conflicts = results.iter().filter(|r| r.answer.conflict).count();
     Ok(ApiJson(OfflineBatchAnswer { results, conflicts }))
 }
 
-/// Resolves a scan (reads only, many at once), then has the scan writer decide and record
-/// it; the same nonce again returns the first answer.
-async fn record(
+/// The answers already given to some of this device's nonces.
+async fn stored_answers(
+    state: &AppState,
+    device_id: &str,
+    nonces: impl Iterator<Item = &str>,
+) -> ApiResult<HashMap<String, ScanAnswer>> {
+    let nonces: Vec<&str> = nonces.collect();
+    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
+        "SELECT nonce, answer_json FROM scans WHERE device_id = $1 AND result <> 'pending' AND nonce IN ({})",
+        placeholder_list(2, nonces.len())
+    )))
+    .persistent(false)
+    .bind(device_id.to_string());
+    for nonce in &nonces {
+        query = query.bind(nonce.to_string());
+    }
+    Ok(query
+        .fetch_all(&state.db.pool)
+        .await?
+        .into_iter()
+        .filter_map(|(nonce, json)| Some((nonce, serde_json::from_str(&json).ok()?)))
+        .collect())
+}
+
+/// Resolves a scan: its list and what its code is (reads only, many at once).
+async fn resolve(
     state: &AppState,
     device: &GateDevice,
     scan: Scan,
     now: Millis,
-) -> ApiResult<ScanAnswer> {
+) -> ApiResult<Decision> {
     let list = lists::find(&state.db, &device.org_id, &scan.list_id)
         .await?
         .ok_or_else(|| ApiError::not_found("check-in list"))?;
     let found = ticket_for(state, &device.org_id, &scan.code).await?;
-    state
-        .scan_writer
-        .decide(Decision {
-            org_id: device.org_id.clone(),
-            device_id: device.id.clone(),
-            scan,
-            list,
-            found,
-            now,
-        })
-        .await
+    Ok(Decision {
+        org_id: device.org_id.clone(),
+        device_id: device.id.clone(),
+        scan,
+        list,
+        found,
+        now,
+    })
 }

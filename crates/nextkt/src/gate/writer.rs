@@ -36,6 +36,8 @@ pub struct Decision {
 }
 
 type Job = (Decision, oneshot::Sender<ApiResult<ScanAnswer>>);
+/// A queued scan's answer, to be awaited.
+pub type Answer = oneshot::Receiver<ApiResult<ScanAnswer>>;
 
 pub struct ScanWriter {
     db: Db,
@@ -56,16 +58,26 @@ impl ScanWriter {
 
     /// Decides the scan in its writer's next batch; answers after the commit.
     pub async fn decide(&self, decision: Decision) -> ApiResult<ScanAnswer> {
+        Self::answer(self.submit(decision)?).await
+    }
+
+    /// Queues the scan; scans queued one after another are decided in that order.
+    pub fn submit(&self, decision: Decision) -> ApiResult<Answer> {
         let mut hasher = DefaultHasher::new();
-        match &decision.found {
-            Found::Ticket(found) => found.0.id.hash(&mut hasher),
-            _ => decision.scan.nonce.hash(&mut hasher),
+        match decision.found.ticket_id() {
+            Some(id) => id.hash(&mut hasher),
+            None => decision.scan.nonce.hash(&mut hasher),
         }
         let writer = (hasher.finish() % self.queues.len() as u64) as usize;
         let (reply, answer) = oneshot::channel();
         self.queue(writer)
             .send((decision, reply))
             .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer stopped")))?;
+        Ok(answer)
+    }
+
+    /// Waits for a queued scan's answer.
+    pub async fn answer(answer: Answer) -> ApiResult<ScanAnswer> {
         answer
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer dropped a scan")))?
@@ -100,48 +112,60 @@ async fn work(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
         let decisions: Vec<&Decision> = batch.iter().map(|(d, _)| d).collect();
         match decide_all(&db, &decisions).await {
             Ok(answers) => {
-                for ((decision, reply), answer) in batch.drain(..).zip(answers) {
-                    observe(&decision, &answer);
-                    let _ = reply.send(Ok(answer));
+                for ((decision, reply), decided) in batch.drain(..).zip(answers) {
+                    observe(&decision, &decided);
+                    let _ = reply.send(Ok(decided.answer));
                 }
             }
             Err(err) => {
                 tracing::warn!(error = %err, scans = batch.len(), "scan batch failed; deciding one by one");
                 for (decision, reply) in batch.drain(..) {
-                    let answer = decide_all(&db, &[&decision])
+                    let decided = decide_all(&db, &[&decision])
                         .await
                         .map(|mut a| a.remove(0))
                         .map_err(ApiError::from);
-                    if let Ok(answer) = &answer {
-                        observe(&decision, answer);
+                    if let Ok(decided) = &decided {
+                        observe(&decision, decided);
                     }
-                    let _ = reply.send(answer);
+                    let _ = reply.send(decided.map(|d| d.answer));
                 }
             }
         }
     }
 }
 
-fn observe(decision: &Decision, answer: &ScanAnswer) {
+/// Counts a scan once: a replayed nonce was counted when first decided.
+fn observe(decision: &Decision, decided: &Decided) {
+    if decided.replayed {
+        return;
+    }
+    let answer = &decided.answer;
     metrics::counter!("nextkt_scans_total", "result" => answer.result.clone()).increment(1);
     if answer.conflict {
         metrics::counter!("nextkt_scan_conflicts_total").increment(1);
-        tracing::warn!(list = %decision.list.id, scan = %answer.scan_id, "offline scan admitted a ticket already inside");
+        tracing::warn!(list = %decision.list.id, scan = %answer.scan_id, result = %answer.result,
+            "a device admitted offline someone the server refuses");
     }
 }
 
-async fn decide_all(db: &Db, decisions: &[&Decision]) -> Result<Vec<ScanAnswer>, sqlx::Error> {
+async fn decide_all(db: &Db, decisions: &[&Decision]) -> Result<Vec<Decided>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut answers = Vec::with_capacity(decisions.len());
     for job in decisions {
-        answers.push(decide(&mut tx, job).await?);
+        answers.push(decide(db, &mut tx, job).await?);
     }
     tx.commit().await?;
     Ok(answers)
 }
 
+/// A scan's answer, and whether it was given before (the same nonce again).
+pub struct Decided {
+    pub answer: ScanAnswer,
+    pub replayed: bool,
+}
+
 /// One scan, in the batch's transaction.
-async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> {
+async fn decide(db: &Db, tx: &mut Tx, job: &Decision) -> Result<Decided, sqlx::Error> {
     let Decision {
         scan,
         list,
@@ -156,7 +180,6 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
     };
     let scan_id = new_id();
     let at = scan.at;
-    let admitted_offline = scan.device_result.as_deref() == Some("valid");
     let claimed = sqlx::query(
         "INSERT INTO scans (id, organization_id, device_id, nonce, list_id, ticket_id, gate, direction, result, \
          answer_json, scanned_at, offline, device_result, received_at) \
@@ -168,7 +191,7 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
     .bind(job.device_id.clone())
     .bind(scan.nonce.clone())
     .bind(list.id.clone())
-    .bind(ticket.map(|t| t.id.clone()))
+    .bind(found.ticket_id().map(str::to_string))
     .bind(scan.gate.clone())
     .bind(scan.direction.clone())
     .bind(at)
@@ -185,14 +208,33 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
                 .bind(scan.nonce.clone())
                 .fetch_one(&mut **tx)
                 .await?;
-        return serde_json::from_str(&stored).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        let answer = serde_json::from_str(&stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        return Ok(Decided {
+            answer,
+            replayed: true,
+        });
     }
+    // The ticket as it is now, locked against a transfer or refund until this batch
+    // commits: a code replaced or voided since the scan was resolved is refused.
+    let current = match ticket {
+        Some(t) => {
+            let now_row: Option<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT status, code FROM tickets WHERE id = $1{}",
+                db.for_share()
+            )))
+            .bind(t.id.clone())
+            .fetch_optional(&mut **tx)
+            .await?;
+            now_row.is_some_and(|(status, code)| status == "valid" && code == t.code)
+        }
+        None => false,
+    };
     let mut first_scan = None;
-    let mut conflict = false;
     let result: &str = match (found, ticket, ticket.and_then(|t| refusal(t, list, at))) {
-        (Found::Revoked, _, _) => "revoked",
+        (Found::Revoked(_), _, _) => "revoked",
         (Found::Unknown, _, _) | (_, None, _) => "unknown",
         (_, _, Some(refused)) => refused,
+        (_, Some(_), None) if !current => "revoked",
         (_, Some(t), None) if scan.direction == "out" => {
             let left = sqlx::query(
                 "UPDATE ticket_checkins SET inside = 0, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 1",
@@ -235,8 +277,8 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
             if entered.rows_affected() == 1 || reentered {
                 "valid"
             } else {
-                let (first_at, first_gate, first_id): (i64, String, String) = sqlx::query_as(
-                    "SELECT first_at, first_gate, first_scan_id FROM ticket_checkins WHERE ticket_id = $1 AND list_id = $2",
+                let (first_at, first_gate): (i64, String) = sqlx::query_as(
+                    "SELECT first_at, first_gate FROM ticket_checkins WHERE ticket_id = $1 AND list_id = $2",
                 )
                 .bind(t.id.clone())
                 .bind(list.id.clone())
@@ -246,27 +288,31 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
                     at: rfc3339(first_at),
                     gate: first_gate,
                 });
-                if admitted_offline {
-                    conflict = true;
-                    sqlx::query(
-                        "INSERT INTO scan_conflicts (id, organization_id, event_id, list_id, ticket_id, scan_id, \
-                         first_scan_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(new_id())
-                    .bind(job.org_id.clone())
-                    .bind(list.event_id.clone())
-                    .bind(list.id.clone())
-                    .bind(t.id.clone())
-                    .bind(scan_id.clone())
-                    .bind(first_id)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                }
                 "already_used"
             }
         }
     };
+    // A device that let someone in offline whom the server refuses: two people on one
+    // ticket, a revoked code used, or a code the server does not know. Kept for the staff.
+    let conflict = scan.device_result.as_deref() == Some("valid")
+        && scan.direction == "in"
+        && result != "valid";
+    if conflict {
+        sqlx::query(
+            "INSERT INTO scan_conflicts (id, organization_id, event_id, list_id, ticket_id, scan_id, kind, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id())
+        .bind(job.org_id.clone())
+        .bind(list.event_id.clone())
+        .bind(list.id.clone())
+        .bind(found.ticket_id().map(str::to_string))
+        .bind(scan_id.clone())
+        .bind(result.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
     let answer = ScanAnswer {
         result: result.to_string(),
         // Nothing about a ticket of another organization or another event leaks.
@@ -285,5 +331,8 @@ async fn decide(tx: &mut Tx, job: &Decision) -> Result<ScanAnswer, sqlx::Error> 
         .bind(scan_id)
         .execute(&mut **tx)
         .await?;
-    Ok(answer)
+    Ok(Decided {
+        answer,
+        replayed: false,
+    })
 }

@@ -7,8 +7,17 @@ pub struct Record {
     pub fields: Vec<String>,
 }
 
-/// Parses CSV text; an unterminated quote is an error naming the line it opened on.
-pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
+/// Why a text is not CSV, and the line where it goes wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Malformed {
+    pub line: usize,
+    pub detail: &'static str,
+}
+
+/// Parses CSV text. Lines end in CRLF, LF or CR; blank lines are skipped; a quoted field
+/// may hold commas, line breaks and doubled quotes, and must be followed by a comma or the
+/// end of the line.
+pub fn parse(text: &str) -> Result<Vec<Record>, Malformed> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::new();
     let mut fields = Vec::new();
@@ -17,6 +26,8 @@ pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
     let mut record_line = 1;
     let mut quote_line = 0;
     let mut in_quotes = false;
+    // Just after a closing quote: only a comma or a line end may follow.
+    let mut closed = false;
     let mut chars = text.chars().peekable();
     let mut any = false;
     while let Some(c) = chars.next() {
@@ -26,8 +37,12 @@ pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
                     chars.next();
                     field.push('"');
                 }
-                '"' => in_quotes = false,
-                '\n' => {
+                '"' => {
+                    in_quotes = false;
+                    closed = true;
+                }
+                '\r' if chars.peek() == Some(&'\n') => {}
+                '\n' | '\r' => {
                     line += 1;
                     field.push('\n');
                 }
@@ -35,6 +50,14 @@ pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
             }
             continue;
         }
+        let ends_line = c == '\n' || c == '\r';
+        if closed && c != ',' && !ends_line {
+            return Err(Malformed {
+                line,
+                detail: "text after a closing quote (quote the whole field)",
+            });
+        }
+        closed = false;
         match c {
             '"' if field.is_empty() => {
                 in_quotes = true;
@@ -46,7 +69,7 @@ pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
                 any = true;
             }
             '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
+            '\n' | '\r' => {
                 if any || !field.is_empty() {
                     fields.push(std::mem::take(&mut field));
                     records.push(Record {
@@ -65,7 +88,10 @@ pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
         }
     }
     if in_quotes {
-        return Err(quote_line);
+        return Err(Malformed {
+            line: quote_line,
+            detail: "a quoted field is never closed",
+        });
     }
     if any || !field.is_empty() {
         fields.push(field);
@@ -77,10 +103,10 @@ pub fn parse(text: &str) -> Result<Vec<Record>, usize> {
     Ok(records)
 }
 
-/// One CSV field, quoted when it must be. A leading `=`, `+`, `-` or `@` is prefixed with
-/// `'` so a spreadsheet does not run it as a formula.
+/// One CSV field, quoted when it must be. A leading `=`, `+`, `-`, `@`, tab or carriage
+/// return is prefixed with `'` so a spreadsheet does not run it as a formula.
 pub fn field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_string()
@@ -122,7 +148,19 @@ mod tests {
                 (6, vec!["Eve".into(), "".into()]),
             ]
         );
-        assert_eq!(parse("a\n\"open,b\nc").err(), Some(2));
+        assert_eq!(parse("a\n\"open,b\nc").err().map(|e| e.line), Some(2));
+        assert_eq!(
+            parse("a,b\n\"Doe\" Jane,x\n").err().map(|e| e.line),
+            Some(2)
+        );
+        // Old Mac line ends count as line ends.
+        let mac = parse("name\rAda\rBob").unwrap();
+        assert_eq!(
+            mac.iter()
+                .map(|r| (r.line, r.fields[0].as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "name"), (2, "Ada"), (3, "Bob")]
+        );
     }
 
     #[test]

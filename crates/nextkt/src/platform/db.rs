@@ -143,6 +143,15 @@ impl Db {
         }
     }
 
+    /// Row locking for a read that must not change before the transaction ends, while
+    /// letting other readers lock it too (PostgreSQL's `FOR SHARE`).
+    pub fn for_share(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => " FOR SHARE",
+            Dialect::Sqlite => "",
+        }
+    }
+
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }

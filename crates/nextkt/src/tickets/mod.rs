@@ -45,6 +45,11 @@ pub struct TicketRow {
 pub const TICKET_COLUMNS: &str = "id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
     holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at, transferred_at";
 
+/// What the attendee search matches: the holder's name and email, lower-cased.
+pub fn holder_search(name: &str, email: &str) -> String {
+    format!("{name} {email}").to_lowercase()
+}
+
 /// Whose tickets, for which order.
 pub struct Issue<'a> {
     pub org_id: &'a str,
@@ -95,8 +100,8 @@ pub async fn issue(
         };
         sqlx::query(
             "INSERT INTO tickets (id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
-             holder_name, holder_email, key_id, qr_payload, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'valid', $12)",
+             holder_name, holder_email, key_id, qr_payload, status, created_at, holder_search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'valid', $12, $13)",
         )
         .bind(ticket.id.clone())
         .bind(ticket.organization_id.clone())
@@ -110,6 +115,7 @@ pub async fn issue(
         .bind(ticket.key_id.clone())
         .bind(ticket.qr_payload.clone())
         .bind(now)
+        .bind(holder_search(holder_name, holder_email))
         .execute(&mut **tx)
         .await?;
         tickets.push(ticket);
@@ -128,7 +134,9 @@ pub struct Ticket {
     pub order_id: String,
     pub ticket_type_id: String,
     pub seat_id: Option<String>,
-    pub holder_name: String,
+    /// Absent once transferred: who holds it now is not the buyer's to know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder_name: Option<String>,
     /// `valid` or `void`.
     pub status: String,
     /// The public page of the ticket (absent once transferred).
@@ -148,6 +156,7 @@ impl TicketRow {
     pub fn to_api(&self, base_url: &str) -> Ticket {
         let mut ticket = self.to_holder_api(base_url);
         if self.transferred_at.is_some() {
+            ticket.holder_name = None;
             ticket.code = None;
             ticket.url = None;
             ticket.qr_payload = None;
@@ -164,7 +173,7 @@ impl TicketRow {
             order_id: self.order_id.clone(),
             ticket_type_id: self.ticket_type_id.clone(),
             seat_id: self.seat_id.clone(),
-            holder_name: self.holder_name.clone(),
+            holder_name: Some(self.holder_name.clone()),
             status: self.status.clone(),
             url: Some(format!("{base_url}/t/{}", self.code)),
             qr_payload: Some(self.qr_payload.clone()),

@@ -107,7 +107,7 @@ async fn transfer(
     let qr_payload = key.sign(&ticket.event_id, &ticket.id, &code);
     sqlx::query(
         "UPDATE tickets SET code = $1, qr_payload = $2, key_id = $3, holder_name = $4, holder_email = $5, \
-         transferred_at = $6 WHERE id = $7",
+         transferred_at = $6, holder_search = $8 WHERE id = $7",
     )
     .bind(code.clone())
     .bind(qr_payload.clone())
@@ -116,6 +116,7 @@ async fn transfer(
     .bind(email.clone())
     .bind(now)
     .bind(ticket.id.clone())
+    .bind(super::holder_search(&name, &email))
     .execute(&mut *tx)
     .await?;
     let old_hash = sealing::lookup_hash(&ticket.code);
