@@ -12,18 +12,28 @@ async fn raw(
     body: Vec<u8>,
     idem: bool,
 ) -> (u16, serde_json::Value, Option<String>) {
-    let mut req = app
-        .client
-        .post(format!("{}/admin/api-keys", app.base))
-        .bearer_auth(token)
-        .body(body);
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    if idem {
-        req = req.header("idempotency-key", uuid::Uuid::now_v7().to_string());
-    }
-    let resp = req.send().await.unwrap();
+    // An oversized body is refused from its Content-Length before it is read; the server
+    // may close the connection while the client is still writing it, and the client then
+    // sees a broken pipe instead of the 413. Sending again is what a client would do.
+    let mut attempts = 0;
+    let resp = loop {
+        let mut req = app
+            .client
+            .post(format!("{}/admin/api-keys", app.base))
+            .bearer_auth(token)
+            .body(body.clone());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        if idem {
+            req = req.header("idempotency-key", uuid::Uuid::now_v7().to_string());
+        }
+        match req.send().await {
+            Ok(resp) => break resp,
+            Err(err) if attempts < 5 && err.is_request() => attempts += 1,
+            Err(err) => panic!("{err}"),
+        }
+    };
     let status = resp.status().as_u16();
     let ct = resp
         .headers()
