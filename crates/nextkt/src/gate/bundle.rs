@@ -73,7 +73,7 @@ pub struct Bundle {
 
 /// What a sealed attendee entry holds once opened with the ticket's code.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Attendee {
+pub struct SealedAttendee {
     pub ticket_id: String,
     pub event_id: String,
     pub ticket_type_id: String,
@@ -209,7 +209,7 @@ async fn build(state: &AppState, device: &GateDevice) -> ApiResult<Bundle> {
                 continue;
             }
             let lists = entered.remove(&t.id).unwrap_or_default();
-            let attendee = Attendee {
+            let attendee = SealedAttendee {
                 ticket_id: t.id,
                 event_id: t.event_id,
                 ticket_type_id: t.ticket_type_id,

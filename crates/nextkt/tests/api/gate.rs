@@ -98,6 +98,14 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
         )
         .await
         .expect(201);
+    let closed = app
+        .post(
+            &lists,
+            &auth,
+            json!({ "name": "Soundcheck", "ends_at": "2020-01-01T00:00:00Z" }),
+        )
+        .await
+        .expect(201);
     app.post(
         &lists,
         &auth,
@@ -106,8 +114,13 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
     .await
     .expect_problem(400, "validation_failed");
     let ids = |l: &Value| l["id"].as_str().unwrap().to_string();
-    let (main_id, vip_id, re_id, later_id) =
-        (ids(&main), ids(&vip_only), ids(&reentry), ids(&later));
+    let (main_id, vip_id, re_id, later_id, closed_id) = (
+        ids(&main),
+        ids(&vip_only),
+        ids(&reentry),
+        ids(&later),
+        ids(&closed),
+    );
 
     // A gate-role key enrolls; the pairing code works once.
     let (_, gate_key) = app.api_key(&owner, "gate").await;
@@ -116,7 +129,7 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
         .post(
             "/admin/devices",
             &gate_auth,
-            json!({ "name": "Gate A", "list_ids": [main_id, vip_id, re_id, later_id] }),
+            json!({ "name": "Gate A", "list_ids": [main_id, vip_id, re_id, later_id, closed_id] }),
         )
         .await
         .expect(201);
@@ -219,6 +232,15 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
         )
         .await["result"],
         "not_yet_valid"
+    );
+    assert_eq!(
+        scan(
+            &app,
+            &dev,
+            json!({ "nonce": "n7", "code": other, "list_id": closed_id })
+        )
+        .await["result"],
+        "list_closed"
     );
     // Re-entry where allowed: in, out, in.
     let wrist = json!({ "code": other, "list_id": re_id });
