@@ -33,6 +33,13 @@ CREATE TABLE revoked_codes (
 );
 CREATE INDEX revoked_codes_event ON revoked_codes (event_id);
 
+-- Bumped with every revocation (transfer, refund) of an organization's tickets, so a shared
+-- offline bundle is rebuilt by every process as soon as it would admit a revoked code.
+CREATE TABLE gate_versions (
+    organization_id TEXT PRIMARY KEY,
+    version         BIGINT NOT NULL
+);
+
 -- Every change of a ticket's holder.
 CREATE TABLE ticket_transfers (
     id              TEXT PRIMARY KEY,

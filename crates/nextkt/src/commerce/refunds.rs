@@ -222,6 +222,10 @@ pub async fn create(
             ));
         }
     }
+    if !voided.is_empty() {
+        // Voided tickets must be refused by the next offline bundle too.
+        crate::gate::bundle::bump_version(&mut tx, &order.organization_id).await?;
+    }
     if return_to_sale {
         let released: Vec<Claimed> = voided
             .iter()
@@ -304,10 +308,6 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    if !voided.is_empty() {
-        // Voided tickets must be refused by the next offline bundle too.
-        state.bundles.forget().await;
-    }
     metrics::counter!("nextkt_refunds_total").increment(1);
     Ok((
         StatusCode::CREATED,

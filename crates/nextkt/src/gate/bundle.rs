@@ -5,7 +5,9 @@
 //!
 //! When the doors open every device fetches its bundle at once, and a large event's bundle
 //! is tens of megabytes: so a bundle, once built, is shared for `FRESH_FOR` by every device
-//! that scans the same lists, and only one is built at a time.
+//! that scans the same lists, and only one is built at a time. A revocation bumps the
+//! organization's gate version (in the revoking transaction), and a bundle built before
+//! the bump is never handed out again, by any process.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -22,7 +24,7 @@ use super::lists::{self, CheckinList, LIST_COLUMNS, ListRow};
 use super::sealing;
 use crate::app::AppState;
 use crate::platform::clock::rfc3339;
-use crate::platform::db::placeholder_list;
+use crate::platform::db::{Db, Tx, placeholder_list};
 use crate::platform::error::{ApiResult, Problem};
 
 pub const FORMAT: &str = "nextkt-gate-bundle/1";
@@ -30,17 +32,32 @@ pub const FORMAT: &str = "nextkt-gate-bundle/1";
 /// How long a built bundle is handed out again.
 const FRESH_FOR: Duration = Duration::from_secs(5);
 
-/// Built bundles by organization and lists; the lock also keeps builds one at a time.
+/// Built bundles by organization and lists, with the gate version they were built at; the
+/// lock also keeps builds one at a time.
 #[derive(Default)]
 pub struct BundleCache {
-    built: tokio::sync::Mutex<HashMap<String, (Instant, Bytes)>>,
+    built: tokio::sync::Mutex<HashMap<String, (Instant, i64, Bytes)>>,
 }
 
-impl BundleCache {
-    /// A code was revoked: this process builds afresh (others within `FRESH_FOR`).
-    pub async fn forget(&self) {
-        self.built.lock().await.clear();
-    }
+/// Marks a revocation of the organization's tickets, in the revoking transaction.
+pub async fn bump_version(tx: &mut Tx, org_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO gate_versions (organization_id, version) VALUES ($1, 1) \
+         ON CONFLICT (organization_id) DO UPDATE SET version = gate_versions.version + 1",
+    )
+    .bind(org_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn version(db: &Db, org_id: &str) -> Result<i64, sqlx::Error> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM gate_versions WHERE organization_id = $1")
+            .bind(org_id.to_string())
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(version.unwrap_or(0))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,14 +130,16 @@ pub async fn bundle(
     lists.sort();
     let key = format!("{}:{}", device.org_id, lists.join(","));
     let mut built = state.bundles.built.lock().await;
-    built.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+    // Read under the lock: a bundle built after this read is at least this version.
+    let version = version(&state.db, &device.org_id).await?;
+    built.retain(|_, (at, v, _)| at.elapsed() < FRESH_FOR && *v == version);
     let body = match built.get(&key) {
-        Some((_, body)) => body.clone(),
+        Some((_, _, body)) => body.clone(),
         None => {
             let body = Bytes::from(
                 serde_json::to_vec(&build(&state, &device).await?).map_err(anyhow::Error::from)?,
             );
-            built.insert(key, (Instant::now(), body.clone()));
+            built.insert(key, (Instant::now(), version, body.clone()));
             body
         }
     };

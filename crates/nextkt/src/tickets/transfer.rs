@@ -131,6 +131,7 @@ async fn transfer(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    crate::gate::bundle::bump_version(&mut tx, org_id).await?;
     let (by_kind, by_id) = match &by {
         By::Buyer(id) => ("buyer", id.to_string()),
         By::Admin(access) => (access.actor.kind.as_str(), access.actor.id.clone()),
@@ -192,7 +193,6 @@ async fn transfer(
         .await?;
     }
     tx.commit().await?;
-    state.bundles.forget().await;
     metrics::counter!("nextkt_ticket_transfers_total").increment(1);
     let moved = TicketRow {
         code,

@@ -284,6 +284,21 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
         .count();
     assert_eq!(guessed, 0);
 
+    // A bundle fetched right after a transfer already refuses the old code (bundles are
+    // shared for a few seconds, but never across a revocation).
+    app.post(
+        &format!(
+            "/admin/tickets/{}/transfer",
+            issued[0]["id"].as_str().unwrap()
+        ),
+        &auth,
+        json!({ "name": "Rina", "email": "rina@example.com" }),
+    )
+    .await
+    .expect(200);
+    let fresh = app.get("/gate/bundle", &dev).await.expect(200);
+    assert_eq!(reference::verify(&fresh, &qr(0), &list), Err("revoked"));
+
     // A revoked device gets no bundle.
     let devices = app.get("/admin/devices", &auth).await.expect(200);
     let device_id = devices[0]["id"].as_str().unwrap();
