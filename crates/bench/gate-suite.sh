@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gate benchmark as recorded in docs/benchmarks.md: for each database, three runs at the
-# target rate (2,000 scans/s over 4 gates, 10 s) and one at 3,000 scans/s to show the
-# headroom. Every run starts a fresh server on a fresh database; the setup (organizations,
+# target rate (2,000 scans/s over 4 gates, 10 s), one at 3,000 scans/s to show the headroom,
+# and one where the server is killed with SIGKILL 3 s into the scanning and restarted 1 s
+# later (scans in flight then fail; none may be admitted twice or answered wrongly). Every run starts a fresh server on a fresh database; the setup (organizations,
 # 10 tickets per planned scan, check-in list, paired devices) goes through the public API.
 # Prints one JSON line per run (the benchmark's last line, plus the run's label).
 #
@@ -57,4 +58,16 @@ for db in "${dbs[@]}"; do
       2>/dev/null | tail -n1 | label "$db-$run"
     stop_server
   done
+  url=$(fresh_database "$db")
+  start_server "$url"
+  "$BENCH" gate --url "$URL" --setup --tickets 20000 --gates 4 --rate 2000 --duration 10 \
+    2>"$WORK/kill.err" >"$WORK/kill.out" &
+  bench_pid=$!
+  # Kill once the scanning has run for 3 s (the setup comes first).
+  until grep -q "^gate:" "$WORK/kill.err" 2>/dev/null; do sleep 0.1; done
+  sleep 3; kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  sleep 1; start_server "$url"
+  wait "$bench_pid" || true
+  tail -n1 "$WORK/kill.out" | label "$db-sigkill"
+  stop_server
 done
