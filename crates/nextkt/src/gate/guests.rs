@@ -103,28 +103,42 @@ fn ga_type<'a>(types: &'a [TicketTypeRow], id_or_name: &str) -> Result<&'a Ticke
     Ok(found)
 }
 
+/// Guests to add, where they come from (`manual`, `csv`), and whether to email them.
+struct Batch<'a> {
+    entries: &'a [Entry],
+    source: &'a str,
+    send_email: bool,
+}
+
 /// Claims the units, writes the guests, their orders and tickets, and queues their emails:
 /// all in the caller's transaction, all or nothing.
 async fn add_all(
     state: &AppState,
     tx: &mut Tx,
     event: &EventRow,
-    entries: &[Entry],
-    source: &str,
-    send_email: bool,
+    types: &[TicketTypeRow],
+    batch: Batch<'_>,
     now: Millis,
 ) -> ApiResult<Vec<String>> {
+    let Batch {
+        entries,
+        source,
+        send_email,
+    } = batch;
     let db = &state.db;
     // The oversell core's rule: lock each pool (in id order), sweep it, and check the fit.
     let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
     for e in entries {
         *wanted.entry(e.ticket_type_id.as_str()).or_default() += e.quantity;
     }
+    let type_of = |id: &str| {
+        types
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| ApiError::not_found("ticket type"))
+    };
     for (type_id, units) in &wanted {
-        let type_name: String = sqlx::query_scalar("SELECT name FROM ticket_types WHERE id = $1")
-            .bind(type_id.to_string())
-            .fetch_one(&mut **tx)
-            .await?;
+        let type_name = &type_of(type_id)?.name;
         let pool = pools::lock(db, tx, type_id)
             .await?
             .ok_or_else(|| ApiError::not_found("ticket type"))?;
@@ -144,8 +158,13 @@ async fn add_all(
             .await?;
     }
     let title = event.title();
+    let locale: String = sqlx::query_scalar("SELECT locale FROM organizations WHERE id = $1")
+        .bind(event.organization_id.clone())
+        .fetch_one(&mut **tx)
+        .await?;
     let mut ids = Vec::with_capacity(entries.len());
     for e in entries {
+        let ticket_type = type_of(&e.ticket_type_id)?;
         let (guest_id, cart_id, order_id) = (new_id(), new_id(), new_id());
         sqlx::query(
             "INSERT INTO carts (id, organization_id, event_id, token_hash, created_at, updated_at) \
@@ -158,15 +177,6 @@ async fn add_all(
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        let locale: String = sqlx::query_scalar("SELECT locale FROM organizations WHERE id = $1")
-            .bind(event.organization_id.clone())
-            .fetch_one(&mut **tx)
-            .await?;
-        let currency: String =
-            sqlx::query_scalar("SELECT currency FROM ticket_types WHERE id = $1")
-                .bind(e.ticket_type_id.clone())
-                .fetch_one(&mut **tx)
-                .await?;
         sqlx::query(
             "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
              currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
@@ -180,14 +190,10 @@ async fn add_all(
         .bind(e.email.clone())
         .bind(e.name.clone())
         .bind(locale.clone())
-        .bind(currency)
+        .bind(ticket_type.currency.clone())
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        let type_name: String = sqlx::query_scalar("SELECT name FROM ticket_types WHERE id = $1")
-            .bind(e.ticket_type_id.clone())
-            .fetch_one(&mut **tx)
-            .await?;
         sqlx::query(
             "INSERT INTO order_lines (id, order_id, ticket_type_id, name, quantity, unit_price, discount, \
              points_value, tax, fee_per_ticket, fee, total) VALUES ($1, $2, $3, $4, $5, 0, 0, 0, 0, 0, 0, 0)",
@@ -195,7 +201,7 @@ async fn add_all(
         .bind(new_id())
         .bind(order_id.clone())
         .bind(e.ticket_type_id.clone())
-        .bind(type_name)
+        .bind(ticket_type.name.clone())
         .bind(e.quantity)
         .execute(&mut **tx)
         .await?;
@@ -327,9 +333,12 @@ pub async fn add(
         &state,
         &mut tx,
         &event,
-        std::slice::from_ref(&entry),
-        "manual",
-        body.send_email.unwrap_or(true),
+        &types,
+        Batch {
+            entries: std::slice::from_ref(&entry),
+            source: "manual",
+            send_email: body.send_email.unwrap_or(true),
+        },
         now,
     )
     .await?;
@@ -613,9 +622,12 @@ pub async fn import(
         &state,
         &mut tx,
         &event,
-        &entries,
-        "csv",
-        params.send_email.unwrap_or(true),
+        &types,
+        Batch {
+            entries: &entries,
+            source: "csv",
+            send_email: params.send_email.unwrap_or(true),
+        },
         now,
     )
     .await?;

@@ -93,6 +93,33 @@ fn check(filter: &GuestFilter) -> ApiResult<Filter> {
     })
 }
 
+/// The event's tickets matching the filter: a page (`(cursor bound, fetch limit)`, newest
+/// first), or all of them by holder name.
+async fn select(
+    state: &AppState,
+    org_id: &str,
+    event_id: &str,
+    f: &Filter,
+    page: Option<(String, i64)>,
+) -> ApiResult<Vec<Attendee>> {
+    let tail = match page {
+        Some(_) => "AND ($7 = '' OR t.id < $7) ORDER BY t.id DESC LIMIT $8",
+        None => "ORDER BY t.holder_name, t.id",
+    };
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!("{ATTENDEE_SELECT} {tail}")))
+        .bind(event_id.to_string())
+        .bind(org_id.to_string())
+        .bind(f.q.clone())
+        .bind(f.like.clone())
+        .bind(f.kind.clone())
+        .bind(f.arrived.clone());
+    let query = match page {
+        Some((bound, limit)) => query.bind(bound).bind(limit),
+        None => query,
+    };
+    Ok(query.fetch_all(&state.db.pool).await?)
+}
+
 /// The event's attendees (every ticket), newest first; search by name, email or code.
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/guests", tag = "gate",
@@ -113,19 +140,13 @@ pub async fn guests(
         cursor: filter.cursor.clone(),
     }
     .parse()?;
-    let f = check(&filter)?;
-    let mut rows: Vec<Attendee> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ATTENDEE_SELECT} AND ($7 = '' OR t.id < $7) ORDER BY t.id DESC LIMIT $8"
-    )))
-    .bind(event.id.clone())
-    .bind(access.org_id.clone())
-    .bind(f.q)
-    .bind(f.like)
-    .bind(f.kind)
-    .bind(f.arrived)
-    .bind(page.bound())
-    .bind(page.fetch_limit())
-    .fetch_all(&state.db.pool)
+    let mut rows = select(
+        &state,
+        &access.org_id,
+        &event.id,
+        &check(&filter)?,
+        Some((page.bound(), page.fetch_limit())),
+    )
     .await?;
     for r in &mut rows {
         r.arrived_at = opt_rfc3339(r.arrived_ms);
@@ -148,18 +169,7 @@ pub async fn export(
 ) -> ApiResult<impl IntoResponse> {
     access.require(Permission::ReadOrders)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
-    let f = check(&filter)?;
-    let rows: Vec<Attendee> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ATTENDEE_SELECT} ORDER BY t.holder_name, t.id"
-    )))
-    .bind(event.id.clone())
-    .bind(access.org_id.clone())
-    .bind(f.q)
-    .bind(f.like)
-    .bind(f.kind)
-    .bind(f.arrived)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = select(&state, &access.org_id, &event.id, &check(&filter)?, None).await?;
     let mut out = csv::row(&[
         "ticket_id",
         "holder_name",

@@ -309,15 +309,8 @@ async fn one_code_scanned_through_two_processes_is_valid_once(app: TestApp) {
     let ev = app
         .ga_event(&owner, 10, json!({}), json!({ "price": 0 }))
         .await;
-    let list = app
-        .post(
-            &format!("/admin/events/{}/checkin-lists", ev.event_id),
-            &auth,
-            json!({ "name": "Main" }),
-        )
-        .await
-        .expect(201);
-    let list_id = list["id"].as_str().unwrap();
+    let list_id = crate::gate::checkin_list(&app, &auth, &ev.event_id, "Main").await;
+    let list_id = list_id.as_str();
     let mut tokens = Vec::new();
     for _ in 0..3 {
         match crate::gate::device(&app, &auth, &[list_id]).await {

@@ -31,6 +31,37 @@ pub async fn tickets(app: &TestApp, org: &str, ev: &GaEvent, n: i64) -> Vec<Valu
     order["order"]["tickets"].as_array().unwrap().clone()
 }
 
+/// A check-in list for all of the event's ticket types; its id.
+pub async fn checkin_list(app: &TestApp, auth: &Auth, event_id: &str, name: &str) -> String {
+    app.post(
+        &format!("/admin/events/{event_id}/checkin-lists"),
+        auth,
+        json!({ "name": name }),
+    )
+    .await
+    .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An operator moves the ticket to a new holder; the ticket with its new code.
+pub async fn transfer(
+    app: &TestApp,
+    auth: &Auth,
+    ticket: &Value,
+    name: &str,
+    email: &str,
+) -> Value {
+    app.post(
+        &format!("/admin/tickets/{}/transfer", ticket["id"].as_str().unwrap()),
+        auth,
+        json!({ "name": name, "email": email }),
+    )
+    .await
+    .expect(200)
+}
+
 pub async fn device(app: &TestApp, auth: &Auth, lists: &[&str]) -> Auth {
     let enrolled = app
         .post(
@@ -359,15 +390,7 @@ async fn one_code_at_many_gates_is_valid_once(app: TestApp) {
     let ev = app
         .ga_event(&owner, 5, json!({}), json!({ "price": 0 }))
         .await;
-    let list = app
-        .post(
-            &format!("/admin/events/{}/checkin-lists", ev.event_id),
-            &auth,
-            json!({ "name": "Main" }),
-        )
-        .await
-        .expect(201);
-    let list_id = list["id"].as_str().unwrap().to_string();
+    let list_id = checkin_list(&app, &auth, &ev.event_id, "Main").await;
     let a = device(&app, &auth, &[&list_id]).await;
     let b = device(&app, &auth, &[&list_id]).await;
     let code = tickets(&app, &owner.org_id, &ev, 1).await[0]["code"]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use nextkt::platform::clock::Clock;
 
-use crate::gate::{device, scan, tickets};
+use crate::gate::{checkin_list, device, scan, tickets, transfer};
 use crate::helpers::{Auth, TestApp};
 use crate::on_both_databases;
 
@@ -137,26 +137,13 @@ mod reference {
     }
 }
 
-async fn list_for(app: &TestApp, auth: &Auth, event_id: &str, body: Value) -> String {
-    app.post(
-        &format!("/admin/events/{event_id}/checkin-lists"),
-        auth,
-        body,
-    )
-    .await
-    .expect(201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
     let owner = app.signup("owner@example.com").await;
     let auth = Auth::bearer(&owner.token);
     let ev = app
         .ga_event(&owner, 10, json!({}), json!({ "price": 0 }))
         .await;
-    let list = list_for(&app, &auth, &ev.event_id, json!({ "name": "Main" })).await;
+    let list = checkin_list(&app, &auth, &ev.event_id, "Main").await;
     let dev = device(&app, &auth, &[&list]).await;
     let issued = tickets(&app, &owner.org_id, &ev, 4).await;
     let qr = |i: usize| issued[i]["qr_payload"].as_str().unwrap().to_string();
@@ -166,17 +153,7 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
         scan(&app, &dev, json!({ "nonce": "in-1", "code": qr(1) })).await["result"],
         "valid"
     );
-    let moved = app
-        .post(
-            &format!(
-                "/admin/tickets/{}/transfer",
-                issued[2]["id"].as_str().unwrap()
-            ),
-            &auth,
-            json!({ "name": "Nia Ramadhani", "email": "nia@example.com" }),
-        )
-        .await
-        .expect(200);
+    let moved = transfer(&app, &auth, &issued[2], "Nia Ramadhani", "nia@example.com").await;
     app.post(
         &format!(
             "/admin/orders/{}/refunds",
@@ -286,16 +263,7 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
 
     // A bundle fetched right after a transfer already refuses the old code (bundles are
     // shared for a few seconds, but never across a revocation).
-    app.post(
-        &format!(
-            "/admin/tickets/{}/transfer",
-            issued[0]["id"].as_str().unwrap()
-        ),
-        &auth,
-        json!({ "name": "Rina", "email": "rina@example.com" }),
-    )
-    .await
-    .expect(200);
+    transfer(&app, &auth, &issued[0], "Rina", "rina@example.com").await;
     let fresh = app.get("/gate/bundle", &dev).await.expect(200);
     assert_eq!(reference::verify(&fresh, &qr(0), &list), Err("revoked"));
 
@@ -316,7 +284,7 @@ async fn offline_uploads_are_idempotent_and_conflicts_are_kept(app: TestApp) {
     let ev = app
         .ga_event(&owner, 10, json!({}), json!({ "price": 0 }))
         .await;
-    let list = list_for(&app, &auth, &ev.event_id, json!({ "name": "Main" })).await;
+    let list = checkin_list(&app, &auth, &ev.event_id, "Main").await;
     let online = device(&app, &auth, &[&list]).await;
     let offline = device(&app, &auth, &[&list]).await;
     let issued = tickets(&app, &owner.org_id, &ev, 3).await;
@@ -419,16 +387,7 @@ async fn offline_uploads_are_idempotent_and_conflicts_are_kept(app: TestApp) {
     // A device working from an old bundle admits a code that was transferred away: refused
     // now, and kept as a conflict of its own kind.
     let sold = tickets(&app, &owner.org_id, &ev, 1).await;
-    app.post(
-        &format!(
-            "/admin/tickets/{}/transfer",
-            sold[0]["id"].as_str().unwrap()
-        ),
-        &auth,
-        json!({ "name": "Nia", "email": "nia@example.com" }),
-    )
-    .await
-    .expect(200);
+    transfer(&app, &auth, &sold[0], "Nia", "nia@example.com").await;
     let late = app
         .post(
             "/gate/scans:batch",
@@ -467,7 +426,7 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     let ev = app
         .ga_event(&owner, 2, json!({}), json!({ "price": 0 }))
         .await;
-    let list = list_for(&app, &auth, &ev.event_id, json!({ "name": "Main" })).await;
+    let list = checkin_list(&app, &auth, &ev.event_id, "Main").await;
     let dev = device(&app, &auth, &[&list]).await;
     let (_, buyer_token, _) = app.buyer(&owner.org_id, "budi@example.com").await;
     let buyer = Auth::buyer(&owner.org_id, &buyer_token);
@@ -609,14 +568,7 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     )
     .await
     .expect_problem(422, "ticket_already_used");
-    let by_operator = app
-        .post(
-            &format!("/admin/tickets/{ticket_id}/transfer"),
-            &auth,
-            json!({ "name": "Tono", "email": "tono@example.com" }),
-        )
-        .await
-        .expect(200);
+    let by_operator = transfer(&app, &auth, &ticket, "Tono", "tono@example.com").await;
     assert_eq!(by_operator["holder_name"], "Tono");
     assert!(by_operator["code"].is_string());
     let history = app

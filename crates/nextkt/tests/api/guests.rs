@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::gate::{device, scan, tickets};
+use crate::gate::{checkin_list, device, scan, tickets};
 use crate::helpers::{Auth, TestApp, assert_exact};
 use crate::on_both_databases;
 
@@ -120,15 +120,8 @@ async fn guests_get_complimentary_tickets_within_capacity(app: TestApp) {
     assert_exact(&app.audit(&owner).await);
 
     // Guests go in like anyone; the list shows who arrived. Another organization sees none.
-    let list = app
-        .post(
-            &format!("/admin/events/{}/checkin-lists", ev.event_id),
-            &auth,
-            json!({ "name": "Main" }),
-        )
-        .await
-        .expect(201);
-    let dev = device(&app, &auth, &[list["id"].as_str().unwrap()]).await;
+    let list = checkin_list(&app, &auth, &ev.event_id, "Main").await;
+    let dev = device(&app, &auth, &[&list]).await;
     let answer = scan(&app, &dev, json!({ "nonce": "g1", "code": codes[0] })).await;
     assert_eq!(answer["result"], "valid");
     assert_eq!(answer["ticket"]["holder_name"], "Raisa");
@@ -336,15 +329,8 @@ async fn reports_find_count_and_export_attendees(app: TestApp) {
     )
     .await
     .expect(201);
-    let list = app
-        .post(
-            &format!("/admin/events/{}/checkin-lists", ev.event_id),
-            &auth,
-            json!({ "name": "Main" }),
-        )
-        .await
-        .expect(201);
-    let dev = device(&app, &auth, &[list["id"].as_str().unwrap()]).await;
+    let list = checkin_list(&app, &auth, &ev.event_id, "Main").await;
+    let dev = device(&app, &auth, &[&list]).await;
     let guest_code = guest["tickets"][0]["code"].as_str().unwrap();
     for (nonce, code, gate) in [
         ("a", guest_code, "north"),
