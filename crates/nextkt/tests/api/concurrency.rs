@@ -175,7 +175,9 @@ async fn a_rush_on_a_block_of_seats(app: TestApp) {
     );
 }
 
-struct Server(Child, String);
+/// A server process, its address, and where it writes emails (the shared outbox's rows are
+/// delivered by whichever process leases them first).
+struct Server(Child, String, tempfile::TempDir);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -185,6 +187,7 @@ impl Drop for Server {
 }
 
 fn start_server(database_url: &str) -> Server {
+    let mail_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_nextkt"))
         .args([
             "serve",
@@ -196,6 +199,8 @@ fn start_server(database_url: &str) -> Server {
             INTERNAL_KEY,
         ])
         .args(["--auth-rate-per-ip", "10000", "--db-max-connections", "4"])
+        .arg("--mail-dir")
+        .arg(mail_dir.path())
         .env("NEXTKT_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -210,7 +215,7 @@ fn start_server(database_url: &str) -> Server {
         .strip_prefix("nextkt listening on ")
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_string();
-    Server(child, base)
+    Server(child, base, mail_dir)
 }
 
 async fn two_server_processes_share_one_database(app: TestApp) {
