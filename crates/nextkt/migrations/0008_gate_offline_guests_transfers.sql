@@ -81,9 +81,9 @@ CREATE TABLE guests (
 CREATE INDEX guests_event ON guests (event_id, created_at);
 
 -- What the attendee search matches: holder name and email, lower-cased by the application
--- (Unicode-aware on both databases; SQLite's LOWER folds ASCII only).
+-- (the same on both databases; SQLite's LOWER folds ASCII only). Tickets issued before this
+-- column existed are filled in by the application after migrating.
 ALTER TABLE tickets ADD COLUMN holder_search TEXT NOT NULL DEFAULT '';
-UPDATE tickets SET holder_search = LOWER(holder_name || ' ' || holder_email);
 CREATE INDEX tickets_event_holder ON tickets (event_id, holder_email);
 
 -- Set when a ticket has moved to a new holder: the order's buyer no longer sees its code.

@@ -393,6 +393,7 @@ impl Application {
         )
         .await?;
         db.migrate().await?;
+        crate::tickets::backfill_search(&db).await?;
         db.warm_up().await;
         let listener = TcpListener::bind(config.listen)
             .await

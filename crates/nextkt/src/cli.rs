@@ -93,6 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(LogFormat::Text);
             let db = Db::connect(&database.database_url, 2).await?;
             db.migrate().await?;
+            crate::tickets::backfill_search(&db).await?;
             println!("migrations applied to {}", redact(&database.database_url));
             Ok(())
         }

@@ -10,6 +10,7 @@
 //! the bump is never handed out again, by any process.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -32,11 +33,31 @@ pub const FORMAT: &str = "nextkt-gate-bundle/1";
 /// How long a built bundle is handed out again.
 const FRESH_FOR: Duration = Duration::from_secs(5);
 
-/// Built bundles by organization and lists, with the gate version they were built at; the
-/// lock also keeps builds one at a time.
+/// A bundle as built: when, at which gate version, and its JSON.
+type Built = Option<(Instant, i64, Bytes)>;
+/// One organization-and-lists' bundle; its lock keeps that bundle's builds one at a time.
+type Slot = Arc<tokio::sync::Mutex<Built>>;
+
+/// Built bundles by organization and lists.
 #[derive(Default)]
 pub struct BundleCache {
-    built: tokio::sync::Mutex<HashMap<String, (Instant, i64, Bytes)>>,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl BundleCache {
+    fn slot(&self, key: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget bundles that have gone stale and that no request is using.
+        slots.retain(|_, slot| {
+            Arc::strong_count(slot) > 1
+                || slot.try_lock().is_ok_and(|built| {
+                    built
+                        .as_ref()
+                        .is_some_and(|(at, _, _)| at.elapsed() < FRESH_FOR)
+                })
+        });
+        slots.entry(key.to_string()).or_default().clone()
+    }
 }
 
 /// Marks a revocation of the organization's tickets, in the revoking transaction.
@@ -129,17 +150,17 @@ pub async fn bundle(
     let mut lists = device.list_ids.clone();
     lists.sort();
     let key = format!("{}:{}", device.org_id, lists.join(","));
-    let mut built = state.bundles.built.lock().await;
+    let slot = state.bundles.slot(&key);
+    let mut built = slot.lock().await;
     // Read under the lock: a bundle built after this read is at least this version.
     let version = version(&state.db, &device.org_id).await?;
-    built.retain(|_, (at, v, _)| at.elapsed() < FRESH_FOR && *v == version);
-    let body = match built.get(&key) {
-        Some((_, _, body)) => body.clone(),
-        None => {
+    let body = match built.as_ref() {
+        Some((at, v, body)) if at.elapsed() < FRESH_FOR && *v == version => body.clone(),
+        _ => {
             let body = Bytes::from(
                 serde_json::to_vec(&build(&state, &device).await?).map_err(anyhow::Error::from)?,
             );
-            built.insert(key, (Instant::now(), version, body.clone()));
+            *built = Some((Instant::now(), version, body.clone()));
             body
         }
     };

@@ -71,8 +71,7 @@ fn check(filter: &GuestFilter) -> ApiResult<Filter> {
         return Err(ApiError::invalid("q", "at most 200 characters"));
     }
     // LIKE wildcards in the query are matched literally.
-    let escaped = q
-        .to_lowercase()
+    let escaped = crate::tickets::search_fold(&q)
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
@@ -245,7 +244,7 @@ pub struct CheckinReport {
     pub lists: Vec<ListCount>,
     pub gates: Vec<GateCount>,
     pub arrivals: Vec<Bucket>,
-    /// Offline scans that admitted a ticket already inside.
+    /// Offline scans that let in someone the server refuses.
     pub conflicts: i64,
     pub generated_at: String,
 }

@@ -58,7 +58,7 @@ pub struct ScanAnswer {
     /// For `already_used`: when and where the ticket went in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_scan: Option<FirstScan>,
-    /// Set on an uploaded offline scan that admitted a ticket already inside.
+    /// Set on an uploaded offline scan that let in someone the server refuses.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub conflict: bool,
     pub scan_id: String,
@@ -279,15 +279,15 @@ pub struct OfflineBatch {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfflineResult {
     pub nonce: String,
-    /// What the server makes of the scan; `conflict` is set when the device admitted a
-    /// ticket that had already gone in elsewhere.
+    /// What the server makes of the scan; `conflict` is set when the device let in someone
+    /// the server refuses.
     pub answer: ScanAnswer,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfflineBatchAnswer {
     pub results: Vec<OfflineResult>,
-    /// How many of these scans admitted a ticket that was already inside.
+    /// How many of these scans let in someone the server refuses.
     pub conflicts: usize,
 }
 

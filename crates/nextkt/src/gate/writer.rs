@@ -9,6 +9,7 @@
 //! scan cannot sink others. Across processes the `(ticket, list)` key of `ticket_checkins`
 //! keeps the first entry unique.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::lists::ListRow;
 use super::scan::{FirstScan, Found, Scan, ScanAnswer, refusal};
 use crate::platform::clock::{Millis, rfc3339};
-use crate::platform::db::{Db, Dialect, Tx};
+use crate::platform::db::{Db, Dialect, Tx, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 
@@ -150,12 +151,46 @@ fn observe(decision: &Decision, decided: &Decided) {
 
 async fn decide_all(db: &Db, decisions: &[&Decision]) -> Result<Vec<Decided>, sqlx::Error> {
     let mut tx = db.begin().await?;
+    let current = current_codes(db, &mut tx, decisions).await?;
     let mut answers = Vec::with_capacity(decisions.len());
     for job in decisions {
-        answers.push(decide(db, &mut tx, job).await?);
+        answers.push(decide(&mut tx, job, &current).await?);
     }
     tx.commit().await?;
     Ok(answers)
+}
+
+/// The valid code of each ticket the batch scans, as it is now: locked (on PostgreSQL,
+/// `FOR SHARE`, in id order as refunds lock them, so the two cannot deadlock) against a
+/// transfer or refund until the batch commits. A code replaced or voided since its scan was
+/// resolved is then refused.
+async fn current_codes(
+    db: &Db,
+    tx: &mut Tx,
+    decisions: &[&Decision],
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    let mut ids: Vec<&str> = decisions
+        .iter()
+        .filter_map(|d| match &d.found {
+            Found::Ticket(found) => Some(found.0.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
+        "SELECT id, code FROM tickets WHERE status = 'valid' AND id IN ({}) ORDER BY id{}",
+        placeholder_list(1, ids.len()),
+        db.for_share()
+    )))
+    .persistent(false);
+    for id in &ids {
+        query = query.bind(id.to_string());
+    }
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }
 
 /// A scan's answer, and whether it was given before (the same nonce again).
@@ -165,7 +200,11 @@ pub struct Decided {
 }
 
 /// One scan, in the batch's transaction.
-async fn decide(db: &Db, tx: &mut Tx, job: &Decision) -> Result<Decided, sqlx::Error> {
+async fn decide(
+    tx: &mut Tx,
+    job: &Decision,
+    current_codes: &HashMap<String, String>,
+) -> Result<Decided, sqlx::Error> {
     let Decision {
         scan,
         list,
@@ -214,21 +253,8 @@ async fn decide(db: &Db, tx: &mut Tx, job: &Decision) -> Result<Decided, sqlx::E
             replayed: true,
         });
     }
-    // The ticket as it is now, locked against a transfer or refund until this batch
-    // commits: a code replaced or voided since the scan was resolved is refused.
-    let current = match ticket {
-        Some(t) => {
-            let now_row: Option<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT status, code FROM tickets WHERE id = $1{}",
-                db.for_share()
-            )))
-            .bind(t.id.clone())
-            .fetch_optional(&mut **tx)
-            .await?;
-            now_row.is_some_and(|(status, code)| status == "valid" && code == t.code)
-        }
-        None => false,
-    };
+    // Still this code, still valid, now that the batch holds the ticket.
+    let current = ticket.is_some_and(|t| current_codes.get(&t.id) == Some(&t.code));
     let mut first_scan = None;
     let result: &str = match (found, ticket, ticket.and_then(|t| refusal(t, list, at))) {
         (Found::Revoked(_), _, _) => "revoked",

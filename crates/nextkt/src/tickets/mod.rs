@@ -45,9 +45,41 @@ pub struct TicketRow {
 pub const TICKET_COLUMNS: &str = "id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
     holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at, transferred_at";
 
-/// What the attendee search matches: the holder's name and email, lower-cased.
+/// What the attendee search matches: the holder's name and email, lower-cased letter by
+/// letter (no context rules such as Greek final sigma, so a query lower-cased the same way
+/// is always a substring of what it should match).
 pub fn holder_search(name: &str, email: &str) -> String {
-    format!("{name} {email}").to_lowercase()
+    search_fold(&format!("{name} {email}"))
+}
+
+/// Lower-cases letter by letter.
+pub fn search_fold(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Fills in the search text of tickets issued before it existed; run after migrating.
+pub async fn backfill_search(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, holder_name, holder_email FROM tickets WHERE holder_search = '' LIMIT 1000",
+        )
+        .fetch_all(&db.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        let mut tx = db.begin().await?;
+        for (id, name, email) in rows {
+            sqlx::query("UPDATE tickets SET holder_search = $1 WHERE id = $2")
+                .bind(holder_search(&name, &email))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            filled += 1;
+        }
+        tx.commit().await?;
+    }
 }
 
 /// Whose tickets, for which order.

@@ -177,7 +177,7 @@ async fn a_rush_on_a_block_of_seats(app: TestApp) {
 
 /// A server process, its address, and where it writes emails (the shared outbox's rows are
 /// delivered by whichever process leases them first).
-struct Server(Child, String, tempfile::TempDir);
+struct Server(Child, String, #[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for Server {
     fn drop(&mut self) {

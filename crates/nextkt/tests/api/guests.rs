@@ -367,6 +367,22 @@ async fn reports_find_count_and_export_attendees(app: TestApp) {
         ["Maudy Ayunda"]
     );
     assert_eq!(search("q=%25").await["items"].as_array().unwrap().len(), 0);
+    // Tickets issued before the search text existed are filled in after migrating.
+    sqlx::query("UPDATE tickets SET holder_search = '' WHERE holder_email = 'maudy@example.com'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        search("q=maudy").await["items"].as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(
+        nextkt::tickets::backfill_search(&app.state.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(names(&search("q=ayunda").await), ["Maudy Ayunda"]);
     // Any case, beyond ASCII, on both databases.
     assert_eq!(
         names(&search("q=%C3%A9LODIE%20%C3%B1%C3%9A").await),
