@@ -82,8 +82,13 @@ CREATE INDEX guests_event ON guests (event_id, created_at);
 
 -- What the attendee search matches: holder name and email, lower-cased by the application
 -- (the same on both databases; SQLite's LOWER folds ASCII only). Tickets issued before this
--- column existed are filled in by the application after migrating.
+-- column existed are filled in by the application after migrating, once (noted in
+-- data_fixes, so later starts do not scan the tickets again).
 ALTER TABLE tickets ADD COLUMN holder_search TEXT NOT NULL DEFAULT '';
+CREATE TABLE data_fixes (
+    name    TEXT PRIMARY KEY,
+    done_at BIGINT NOT NULL
+);
 CREATE INDEX tickets_event_holder ON tickets (event_id, holder_email);
 
 -- Set when a ticket has moved to a new holder: the order's buyer no longer sees its code.

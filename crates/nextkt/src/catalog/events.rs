@@ -142,6 +142,11 @@ impl EventRow {
         serde_json::from_str(&self.title_json).unwrap_or_default()
     }
 
+    /// The title in `locale`, or in any language it has.
+    pub fn title_in(&self, locale: &str) -> String {
+        title_in(&self.title(), locale)
+    }
+
     /// Whether buyers can put this event's tickets in a cart right now.
     pub fn on_sale(&self, now: Millis) -> Result<(), ApiError> {
         if self.status != "published" {
@@ -158,6 +163,15 @@ impl EventRow {
         }
         Ok(())
     }
+}
+
+/// A title in `locale`, or in any language it has.
+pub fn title_in(title: &BTreeMap<String, String>, locale: &str) -> String {
+    title
+        .get(locale)
+        .or_else(|| title.values().next())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// An event as operators see it.

@@ -860,11 +860,7 @@ pub async fn my_tickets(
     let rows: Vec<tickets::TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM tickets t WHERE t.order_id IN (SELECT id FROM orders WHERE buyer_id = $1 \
          AND organization_id = $2) ORDER BY t.id DESC LIMIT 500",
-        tickets::TICKET_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        tickets::ticket_columns_of("t")
     )))
     .bind(buyer.buyer_id.clone())
     .bind(buyer.org.id.clone())

@@ -157,7 +157,6 @@ async fn add_all(
             .execute(&mut **tx)
             .await?;
     }
-    let title = event.title();
     let locale: String = sqlx::query_scalar("SELECT locale FROM organizations WHERE id = $1")
         .bind(event.organization_id.clone())
         .fetch_one(&mut **tx)
@@ -243,11 +242,7 @@ async fn add_all(
         .execute(&mut **tx)
         .await?;
         if send_email {
-            let event_title = title
-                .get(&locale)
-                .or_else(|| title.values().next())
-                .cloned()
-                .unwrap_or_default();
+            let event_title = event.title_in(&locale);
             let links: Vec<serde_json::Value> = issued
                 .iter()
                 .map(|t| json!({ "url": format!("{}/t/{}", state.base_url, t.code), "qr_payload": t.qr_payload }))
@@ -367,15 +362,11 @@ pub struct LineError {
     pub detail: String,
 }
 
+/// The problem document (code `import_failed`) with every bad line.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportFailed {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// `import_failed`.
-    pub code: String,
+    #[serde(flatten)]
+    pub problem: Problem,
     /// Every bad line; nothing was imported.
     pub errors: Vec<LineError>,
 }
@@ -598,14 +589,14 @@ pub async fn import(
         Ok(entries) => entries,
         Err(errors) => {
             let failed = ImportFailed {
-                kind: "urn:nextkt:problem:import_failed".into(),
-                title: "Unprocessable Entity".into(),
-                status: 422,
-                detail: format!(
-                    "{} problem(s) in the file; nothing was imported",
-                    errors.len()
-                ),
-                code: "import_failed".into(),
+                problem: ApiError::rule(
+                    "import_failed",
+                    format!(
+                        "{} problem(s) in the file; nothing was imported",
+                        errors.len()
+                    ),
+                )
+                .problem(),
                 errors,
             };
             return Ok((

@@ -17,7 +17,7 @@ use crate::platform::db::placeholder_list;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
-use crate::tickets::{TICKET_COLUMNS, TicketRow, signing};
+use crate::tickets::{TicketRow, signing, ticket_columns_of};
 use std::collections::HashMap;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -112,11 +112,7 @@ async fn ticket_for(state: &AppState, org_id: &str, code: &str) -> ApiResult<Fou
     } else {
         code.to_string()
     };
-    let columns = TICKET_COLUMNS
-        .split(", ")
-        .map(|c| format!("t.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = ticket_columns_of("t");
     let row: Option<ScannedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {columns}, tt.name AS ticket_type, s.row_label, s.seat_number FROM tickets t \
          JOIN ticket_types tt ON tt.id = t.ticket_type_id LEFT JOIN seats s ON s.id = t.seat_id \

@@ -45,6 +45,15 @@ pub struct TicketRow {
 pub const TICKET_COLUMNS: &str = "id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
     holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at, transferred_at";
 
+/// `TICKET_COLUMNS` qualified with a table alias, for queries that join tickets.
+pub fn ticket_columns_of(alias: &str) -> String {
+    TICKET_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What the attendee search matches: the holder's name and email, lower-cased letter by
 /// letter (no context rules such as Greek final sigma, so a query lower-cased the same way
 /// is always a substring of what it should match).
@@ -57,8 +66,17 @@ pub fn search_fold(text: &str) -> String {
     text.chars().flat_map(char::to_lowercase).collect()
 }
 
-/// Fills in the search text of tickets issued before it existed; run after migrating.
+/// Fills in the search text of tickets issued before it existed; run after migrating. Done
+/// once: later calls only read the note that it was.
 pub async fn backfill_search(db: &Db) -> Result<u64, sqlx::Error> {
+    const FIX: &str = "tickets.holder_search";
+    let done: Option<String> = sqlx::query_scalar("SELECT name FROM data_fixes WHERE name = $1")
+        .bind(FIX)
+        .fetch_optional(&db.pool)
+        .await?;
+    if done.is_some() {
+        return Ok(0);
+    }
     let mut filled = 0;
     loop {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -67,6 +85,11 @@ pub async fn backfill_search(db: &Db) -> Result<u64, sqlx::Error> {
         .fetch_all(&db.pool)
         .await?;
         if rows.is_empty() {
+            sqlx::query("INSERT INTO data_fixes (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(FIX)
+                .bind(crate::platform::clock::Clock::now_ms(&crate::platform::clock::SystemClock))
+                .execute(&db.pool)
+                .await?;
             return Ok(filled);
         }
         let mut tx = db.begin().await?;

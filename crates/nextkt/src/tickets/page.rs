@@ -78,11 +78,7 @@ async fn load(state: &AppState, code: &str) -> ApiResult<PublicTicket> {
         code: ticket.code,
         status: ticket.status,
         holder_name: ticket.holder_name,
-        event_title: title
-            .get("en")
-            .or_else(|| title.values().next())
-            .cloned()
-            .unwrap_or_default(),
+        event_title: crate::catalog::events::title_in(&title, "en"),
         event_starts_at: rfc3339(extra.starts_at),
         event_timezone: extra.timezone,
         venue,

@@ -157,12 +157,7 @@ async fn transfer(
         .bind(ticket.order_id.clone())
         .fetch_one(&mut *tx)
         .await?;
-    let title = event.title();
-    let event_title = title
-        .get(&locale)
-        .or_else(|| title.values().next())
-        .cloned()
-        .unwrap_or_default();
+    let event_title = event.title_in(&locale);
     outbox::enqueue(
         &mut tx,
         Email {

@@ -246,33 +246,19 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
     );
     // Lists: types, windows.
     let other = issued[1]["code"].as_str().unwrap();
-    assert_eq!(
-        scan(
+    for (nonce, list, expected) in [
+        ("n5", &vip_id, "not_on_this_list"),
+        ("n6", &later_id, "not_yet_valid"),
+        ("n7", &closed_id, "list_closed"),
+    ] {
+        let answer = scan(
             &app,
             &dev,
-            json!({ "nonce": "n5", "code": other, "list_id": vip_id })
+            json!({ "nonce": nonce, "code": other, "list_id": list }),
         )
-        .await["result"],
-        "not_on_this_list"
-    );
-    assert_eq!(
-        scan(
-            &app,
-            &dev,
-            json!({ "nonce": "n6", "code": other, "list_id": later_id })
-        )
-        .await["result"],
-        "not_yet_valid"
-    );
-    assert_eq!(
-        scan(
-            &app,
-            &dev,
-            json!({ "nonce": "n7", "code": other, "list_id": closed_id })
-        )
-        .await["result"],
-        "list_closed"
-    );
+        .await;
+        assert_eq!(answer["result"], expected);
+    }
     // Re-entry where allowed: in, out, in.
     let wrist = json!({ "code": other, "list_id": re_id });
     let mut w = wrist.clone();
