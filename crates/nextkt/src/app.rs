@@ -209,6 +209,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_orders::resend))
         .routes(routes!(admin_orders::cancel))
         .routes(routes!(refunds::create))
+        .routes(routes!(refunds::list))
+        .routes(routes!(refunds::get))
         .routes(routes!(orders::my_orders))
         .routes(routes!(orders::my_order))
         .routes(routes!(orders::cart_order))

@@ -117,13 +117,14 @@ pub struct EventRow {
     pub fee_payer: String,
     pub buyer_transfers: i64,
     pub transfer_cutoff_seconds: i64,
+    pub currency: String,
 }
 
 pub const EVENT_COLUMNS: &str = "id, organization_id, title_json, description_json, starts_at, \
     ends_at, timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
     sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
     hold_extension_seconds, map_image_ref, created_at, updated_at, published_at, fee_payer, \
-    buyer_transfers, transfer_cutoff_seconds";
+    buyer_transfers, transfer_cutoff_seconds, currency";
 
 impl EventRow {
     pub fn mode(&self) -> Mode {
@@ -206,6 +207,8 @@ pub struct Event {
     pub map_image_ref: Option<String>,
     /// Who pays the platform fee: `buyer` (added to the total) or `organizer`.
     pub fee_payer: FeePayer,
+    /// ISO 4217: every ticket type of the event is priced in it.
+    pub currency: String,
     /// Whether buyers may transfer their tickets to someone else (operators always may).
     pub buyer_transfers: bool,
     /// Buyers' transfers close this many minutes before the event starts.
@@ -243,6 +246,7 @@ impl From<EventRow> for Event {
             buyer_transfers: row.buyer_transfers != 0,
             transfer_cutoff_minutes: row.transfer_cutoff_seconds / 60,
             map_image_ref: row.map_image_ref,
+            currency: row.currency,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
             published_at: opt_rfc3339(row.published_at),
@@ -305,6 +309,8 @@ pub struct EventInput {
     pub map_image_ref: Option<String>,
     /// Who pays the platform fee: `buyer` (default) or `organizer`.
     pub fee_payer: Option<FeePayer>,
+    /// ISO 4217; the organization's by default. Fixed once the event has ticket types.
+    pub currency: Option<String>,
     /// Whether buyers may transfer their tickets (default false).
     pub buyer_transfers: Option<bool>,
     /// 0–10080: buyers' transfers close this many minutes before the start (default 0).
@@ -408,6 +414,9 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     if let Some(m) = input.transfer_cutoff_minutes {
         row.transfer_cutoff_seconds =
             validate::range("transfer_cutoff_minutes", m, 0, 10_080)? * 60;
+    }
+    if let Some(currency) = &input.currency {
+        row.currency = validate::currency("currency", currency)?;
     }
     if let Some(payer) = input.fee_payer {
         row.fee_payer = match payer {
@@ -519,6 +528,7 @@ pub async fn create(
         fee_payer: "buyer".into(),
         buyer_transfers: 0,
         transfer_cutoff_seconds: 0,
+        currency: org.currency,
     };
     apply(&mut row, input)?;
     let mut tx = state.db.begin().await?;
@@ -527,9 +537,9 @@ pub async fn create(
          timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
          sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
          hold_extension_seconds, map_image_ref, search_text, created_at, updated_at, fee_payer, \
-         buyer_transfers, transfer_cutoff_seconds) \
+         buyer_transfers, transfer_cutoff_seconds, currency) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $23, $24, $25, $26)",
+         $19, $20, $21, $22, $23, $23, $24, $25, $26, $27)",
     )
     .bind(row.id.clone())
     .bind(row.organization_id.clone())
@@ -557,6 +567,7 @@ pub async fn create(
     .bind(row.fee_payer.clone())
     .bind(row.buyer_transfers)
     .bind(row.transfer_cutoff_seconds)
+    .bind(row.currency.clone())
     .execute(&mut *tx)
     .await?;
     let event: Event = row.into();
@@ -585,7 +596,8 @@ async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
          visibility = $10, access_key = $11, mode = $12, sale_starts_at = $13, sale_ends_at = $14, \
          max_per_order = $15, max_per_buyer = $16, hold_seconds = $17, \
          hold_extension_seconds = $18, map_image_ref = $19, search_text = $20, updated_at = $21, \
-         published_at = $22, fee_payer = $25, buyer_transfers = $26, transfer_cutoff_seconds = $27 \
+         published_at = $22, fee_payer = $25, buyer_transfers = $26, transfer_cutoff_seconds = $27, \
+         currency = $28 \
          WHERE id = $23 AND organization_id = $24",
     )
     .bind(row.title_json.clone())
@@ -615,6 +627,7 @@ async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
     .bind(row.fee_payer.clone())
     .bind(row.buyer_transfers)
     .bind(row.transfer_cutoff_seconds)
+    .bind(row.currency.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -641,7 +654,23 @@ pub async fn update(
     let mut row = find_in(&state.db, &mut tx, &access.org_id, &event_id).await?;
     let before = serde_json::to_value(Event::from(row.clone())).ok();
     let new_mode = input.mode;
+    let old_currency = row.currency.clone();
     apply(&mut row, input)?;
+    if row.currency != old_currency {
+        let types: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM ticket_types WHERE event_id = $1")
+                .bind(row.id.clone())
+                .fetch_one(&mut *tx)
+                .await?;
+        if types > 0 {
+            return Err(ApiError::rule(
+                "currency_fixed",
+                format!(
+                    "the event sells in {old_currency}; its currency cannot change once it has ticket types"
+                ),
+            ));
+        }
+    }
     if let Some(mode) = new_mode {
         let kinds: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT kind FROM ticket_types WHERE event_id = $1")

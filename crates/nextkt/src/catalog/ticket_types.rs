@@ -272,13 +272,20 @@ pub async fn create(
             format!("a {} event cannot have {kind} ticket types", mode.as_str()),
         ));
     }
-    let org = crate::tenancy::organizations::find(&state.db, &access.org_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))?;
+    // One currency per event: a cart's amounts are only ever summed in one currency.
     let currency = match &input.currency {
         Some(c) => validate::currency("currency", c)?,
-        None => org.currency,
+        None => event.currency.clone(),
     };
+    if currency != event.currency {
+        return Err(ApiError::rule(
+            "currency_mismatch",
+            format!(
+                "the event sells in {}; its ticket types cannot be priced in {currency}",
+                event.currency
+            ),
+        ));
+    }
     let name = validate::text("name", input.name.as_deref().unwrap_or_default(), 200)?;
     let capacity = match (kind.as_str(), input.capacity) {
         ("ga", Some(c)) => validate::range("capacity", c, 0, MAX_CAPACITY)?,

@@ -667,10 +667,18 @@ async fn price(
         })
         .filter(|(_, q)| *q > 0)
         .collect();
-    let currency = lines
-        .first()
-        .map(|(t, _)| t.currency.clone())
-        .unwrap_or_else(|| org.currency.clone());
+    // Amounts are only ever added up in one currency: the event's. Ticket types are refused
+    // in another, so this only guards data from before that rule.
+    let currency = event.currency.clone();
+    if let Some((t, _)) = lines.iter().find(|(t, _)| t.currency != currency) {
+        return Err(ApiError::rule(
+            "mixed_currencies",
+            format!(
+                "ticket type {} is priced in {}, the event in {currency}",
+                t.id, t.currency
+            ),
+        ));
+    }
     let mut discount = None;
     let mut discount_problem = None;
     let mut mask = vec![false; lines.len()];

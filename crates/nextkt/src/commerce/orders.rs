@@ -74,7 +74,7 @@ pub struct OrderLine {
 pub struct Order {
     pub id: String,
     pub event_id: String,
-    /// `pending_payment`, `paid`, `expired`, `cancelled`, `refunded`.
+    /// `pending_payment`, `paid`, `partially_refunded`, `refunded`, `expired`, `cancelled`.
     pub status: String,
     pub email: String,
     pub name: String,
@@ -94,6 +94,12 @@ pub struct Order {
     pub payment_deadline: String,
     pub payments: Vec<Payment>,
     pub tickets: Vec<Ticket>,
+    /// Money given back or on its way (`requested`, `pending` or `succeeded`), oldest first.
+    pub refunds: Vec<super::refunds::Refund>,
+    /// The sum of the refunds that did not fail.
+    pub refunded: i64,
+    /// What can still be refunded: `total − refunded` for a paid order, else 0.
+    pub refundable: i64,
     pub created_at: String,
     pub paid_at: Option<String>,
 }
@@ -123,6 +129,20 @@ async fn lock(
     .await
 }
 
+/// The order of an organization, locked for the rest of the transaction (404 when it is not
+/// the organization's).
+pub async fn lock_of_org(
+    state: &AppState,
+    tx: &mut Tx,
+    org_id: &str,
+    order_id: &str,
+) -> ApiResult<OrderRow> {
+    match lock(state, tx, order_id).await? {
+        Some(order) if order.organization_id == org_id => Ok(order),
+        _ => Err(ApiError::not_found("order")),
+    }
+}
+
 pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
     let lines: Vec<OrderLine> = sqlx::query_as(
         "SELECT ticket_type_id, name, quantity, unit_price, discount, points_value, tax, fee_per_ticket, fee, total \
@@ -141,6 +161,17 @@ pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
         .iter()
         .map(|t| t.to_api(&state.base_url))
         .collect();
+    let refunds = super::refunds::of_order(&state.db, &row.id).await?;
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|r| r.status != "failed")
+        .map(|r| r.amount)
+        .sum();
+    let refundable = if matches!(row.status.as_str(), "paid" | "partially_refunded") {
+        row.total - refunded
+    } else {
+        0
+    };
     Ok(Order {
         id: row.id,
         event_id: row.event_id,
@@ -160,6 +191,9 @@ pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
         payment_deadline: rfc3339(row.payment_deadline),
         payments,
         tickets,
+        refunds,
+        refunded,
+        refundable,
         created_at: rfc3339(row.created_at),
         paid_at: opt_rfc3339(row.paid_at),
     })
@@ -421,9 +455,24 @@ async fn settle_paid(
     let order = lock(state, tx, order_id)
         .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
-    let Some(claimed) = convert::claim_for_order(&state.db, tx, order_id, now).await? else {
+    let units: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_lines WHERE order_id = $1",
+    )
+    .bind(order.id.clone())
+    .fetch_one(&mut **tx)
+    .await?;
+    // An expired or cancelled order gave its code's use and its points back; a late payment
+    // is honoured only if it can take them again, as it must the stock.
+    let reopening = order.status != "pending_payment";
+    if reopening && !can_take_again(state, tx, &order, now).await? {
+        return Ok(false);
+    }
+    let Some(claimed) = convert::claim_for_order(&state.db, tx, order_id, units, now).await? else {
         return Ok(false);
     };
+    if reopening {
+        take_again(state, tx, &order, now).await?;
+    }
     let to = Issue {
         org_id: &order.organization_id,
         event_id: &order.event_id,
@@ -476,6 +525,64 @@ async fn settle_paid(
     metrics::counter!("nextkt_orders_paid_total").increment(1);
     metrics::counter!("nextkt_tickets_issued_total").increment(issued.len() as u64);
     Ok(true)
+}
+
+/// Whether the code's use and the points a closed order gave back are still there.
+async fn can_take_again(
+    state: &AppState,
+    tx: &mut Tx,
+    order: &OrderRow,
+    now: Millis,
+) -> ApiResult<bool> {
+    if let Some(discount_id) = &order.discount_id {
+        let (uses, max_uses): (i64, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT uses, max_uses FROM discounts WHERE id = $1{}",
+            state.db.for_update()
+        )))
+        .bind(discount_id.clone())
+        .fetch_one(&mut **tx)
+        .await?;
+        if max_uses.is_some_and(|max| uses >= max) {
+            return Ok(false);
+        }
+    }
+    if let (Some(buyer_id), true) = (&order.buyer_id, order.points_used > 0) {
+        let live: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT remaining FROM points_lots WHERE buyer_id = $1 AND remaining > 0 \
+             AND (expires_at IS NULL OR expires_at > $2){}",
+            state.db.for_update()
+        )))
+        .bind(buyer_id.clone())
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
+        if live.iter().sum::<i64>() < order.points_used {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Takes the code's use and the points of a closed order again (checked by `can_take_again`
+/// in the same transaction).
+async fn take_again(state: &AppState, tx: &mut Tx, order: &OrderRow, now: Millis) -> ApiResult<()> {
+    if let Some(discount_id) = &order.discount_id {
+        sqlx::query("UPDATE discounts SET uses = uses + 1 WHERE id = $1")
+            .bind(discount_id.clone())
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(buyer_id) = &order.buyer_id {
+        let movement = Movement {
+            org_id: &order.organization_id,
+            buyer_id,
+            kind: "spend",
+            reference_id: Some(&order.id),
+            note: Some("late payment"),
+        };
+        points::debit(&state.db, tx, &movement, order.points_used, now).await?;
+    }
+    Ok(())
 }
 
 pub struct ProviderEvent<'a> {

@@ -189,6 +189,34 @@ pub async fn debit(
     Ok(())
 }
 
+/// Takes up to `points` from the buyer's live lots (as many as they still have), under the
+/// same locks as `debit`; returns how many were taken.
+pub async fn debit_at_most(
+    db: &Db,
+    tx: &mut Tx,
+    m: &Movement<'_>,
+    points: i64,
+    now: Millis,
+) -> ApiResult<i64> {
+    if points <= 0 {
+        return Ok(0);
+    }
+    let live: i64 = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+        "SELECT remaining FROM points_lots WHERE buyer_id = $1 AND remaining > 0 \
+         AND (expires_at IS NULL OR expires_at > $2){}",
+        db.for_update()
+    )))
+    .bind(m.buyer_id.to_string())
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .sum();
+    let take = points.min(live);
+    debit(db, tx, m, take, now).await?;
+    Ok(take)
+}
+
 /// The organization's points program.
 #[utoipa::path(
     get, path = "/admin/points-program", tag = "points",

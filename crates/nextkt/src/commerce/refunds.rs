@@ -4,13 +4,13 @@
 //! back and points spent on it returned. The money goes back through the provider that took
 //! it (payments/refunds.rs), tracked until the provider completes it.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::orders::{OrderLine, find};
+use super::orders::{OrderLine, find, lock_of_org};
 use super::points::{self, Movement};
 use super::pricing::allocate;
 use crate::app::AppState;
@@ -18,8 +18,10 @@ use crate::inventory::convert::{self, Claimed};
 use crate::notify::outbox::{self, Email};
 use crate::payments;
 use crate::platform::clock::rfc3339;
+use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams};
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -62,13 +64,13 @@ struct SoldTicket {
 }
 
 /// What each of an order's tickets cost: each line's total spread over its tickets exactly.
-async fn ticket_prices(state: &AppState, order_id: &str) -> ApiResult<Vec<(String, i64)>> {
+async fn ticket_prices(tx: &mut Tx, order_id: &str) -> ApiResult<Vec<(String, i64)>> {
     let lines: Vec<OrderLine> = sqlx::query_as(
         "SELECT ticket_type_id, name, quantity, unit_price, discount, points_value, tax, fee_per_ticket, fee, total \
          FROM order_lines WHERE order_id = $1 ORDER BY id",
     )
     .bind(order_id.to_string())
-    .fetch_all(&state.db.pool)
+    .fetch_all(&mut **tx)
     .await?;
     let mut prices = Vec::new();
     for line in lines {
@@ -77,7 +79,7 @@ async fn ticket_prices(state: &AppState, order_id: &str) -> ApiResult<Vec<(Strin
         )
         .bind(order_id.to_string())
         .bind(line.ticket_type_id.clone())
-        .fetch_all(&state.db.pool)
+        .fetch_all(&mut **tx)
         .await?;
         let shares = allocate(line.total, &vec![1; ids.len()]);
         prices.extend(ids.into_iter().zip(shares));
@@ -105,32 +107,35 @@ pub async fn create(
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Refund>)> {
     access.require(Permission::ManageOrders)?;
-    let order = find(&state, &access.org_id, &order_id).await?;
-    if !matches!(order.status.as_str(), "paid" | "partially_refunded") {
-        return Err(ApiError::rule(
-            "order_not_paid",
-            "only a paid order can be refunded",
-        ));
-    }
     let reason = body
         .reason
         .as_deref()
         .map(|r| validate::text("reason", r, 500))
         .transpose()?;
     let return_to_sale = body.return_to_sale.unwrap_or(true);
-    let prices = ticket_prices(&state, &order.id).await?;
+    let now = state.clock.now_ms();
+    // Read before the transaction: everything read inside it goes through it, so refunds
+    // queued for the order's lock never wait for a pool connection held by one another.
+    let currency = find(&state, &access.org_id, &order_id).await?.currency;
+    let program = points::program(&state.db, &access.org_id, &currency).await?;
+    let mut tx = state.db.begin().await?;
+    // Every refund of an order waits for this lock, so what was refunded before is read
+    // after the previous refund committed: two refunds at once can never both fit.
+    let order = lock_of_org(&state, &mut tx, &access.org_id, &order_id).await?;
+    if !matches!(order.status.as_str(), "paid" | "partially_refunded") {
+        return Err(ApiError::rule(
+            "order_not_paid",
+            "only a paid order can be refunded",
+        ));
+    }
+    let prices = ticket_prices(&mut tx, &order.id).await?;
     let sold: Vec<SoldTicket> = sqlx::query_as(
         "SELECT id, ticket_type_id, seat_id FROM tickets WHERE order_id = $1 AND status = 'valid' ORDER BY id",
     )
     .bind(order.id.clone())
-    .fetch_all(&state.db.pool)
+    .fetch_all(&mut *tx)
     .await?;
-    let refunded: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE order_id = $1 AND status <> 'failed'",
-    )
-    .bind(order.id.clone())
-    .fetch_one(&state.db.pool)
-    .await?;
+    let refunded = refunded_amount(&mut tx, &order.id).await?;
     let remaining = order.total - refunded;
     let (voided, price): (Vec<&SoldTicket>, i64) = match (&body.ticket_ids, body.amount) {
         (None, None) => (sold.iter().collect(), remaining),
@@ -177,16 +182,14 @@ pub async fn create(
         ));
     }
 
-    let now = state.clock.now_ms();
     let paid: Option<(String, String)> =
         sqlx::query_as("SELECT id, provider FROM payments WHERE order_id = $1 AND status = 'paid' ORDER BY id LIMIT 1")
             .bind(order.id.clone())
-            .fetch_optional(&state.db.pool)
+            .fetch_optional(&mut *tx)
             .await?;
     // Free orders took no money: nothing goes to a provider.
     let (payment_id, provider) =
         paid.unwrap_or_else(|| (String::new(), payments::SIMULATED.to_string()));
-    let mut tx = state.db.begin().await?;
     let refund_id = payments::refunds::request(
         &mut tx,
         payments::refunds::Request {
@@ -267,9 +270,7 @@ pub async fn create(
             reference_id: Some(&order.id),
             note: Some("refund"),
         };
-        let take = share(earned).min(points::balance(&state.db, buyer_id, now).await?);
-        points::debit(&state.db, &mut tx, &movement, take, now).await?;
-        let program = points::program(&state.db, &order.organization_id, &order.currency).await?;
+        points::debit_at_most(&state.db, &mut tx, &movement, share(earned), now).await?;
         points::credit(
             &mut tx,
             &movement,
@@ -323,5 +324,142 @@ pub async fn create(
             created_at: rfc3339(now),
             completed_at: None,
         }),
+    ))
+}
+
+/// What has been given back of an order, or is on its way (failed refunds excluded).
+pub async fn refunded_amount(tx: &mut Tx, order_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE order_id = $1 AND status <> 'failed'",
+    )
+    .bind(order_id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct RefundRow {
+    id: String,
+    order_id: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    tickets_voided: i64,
+    return_to_sale: i64,
+    reason: Option<String>,
+    created_at: i64,
+    completed_at: Option<i64>,
+}
+
+const REFUND_COLUMNS: &str = "r.id, r.order_id, r.amount, r.currency, r.status, \
+    (SELECT COUNT(*) FROM tickets t WHERE t.refund_id = r.id) AS tickets_voided, \
+    r.return_to_sale, r.reason, r.created_at, r.completed_at";
+
+impl RefundRow {
+    fn into_api(self) -> Refund {
+        Refund {
+            id: self.id,
+            order_id: self.order_id,
+            amount: self.amount,
+            currency: self.currency,
+            status: self.status,
+            tickets_voided: self.tickets_voided,
+            return_to_sale: self.return_to_sale != 0,
+            reason: self.reason,
+            created_at: rfc3339(self.created_at),
+            completed_at: self.completed_at.map(rfc3339),
+        }
+    }
+}
+
+/// An order's refunds, oldest first.
+pub async fn of_order(
+    db: &crate::platform::db::Db,
+    order_id: &str,
+) -> Result<Vec<Refund>, sqlx::Error> {
+    let rows: Vec<RefundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REFUND_COLUMNS} FROM refunds r WHERE r.order_id = $1 ORDER BY r.id"
+    )))
+    .bind(order_id.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(RefundRow::into_api).collect())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RefundFilter {
+    /// `requested`, `pending`, `succeeded` or `failed`.
+    pub status: Option<String>,
+    pub order_id: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The organization's refunds, newest first, optionally by status or order.
+#[utoipa::path(
+    get, path = "/admin/refunds", tag = "orders",
+    params(RefundFilter),
+    responses((status = 200, body = Page<Refund>), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Query(filter): Query<RefundFilter>,
+) -> ApiResult<ApiJson<Page<Refund>>> {
+    access.require(Permission::ReadOrders)?;
+    if let Some(status) = &filter.status
+        && !matches!(
+            status.as_str(),
+            "requested" | "pending" | "succeeded" | "failed"
+        )
+    {
+        return Err(ApiError::invalid(
+            "status",
+            "one of requested, pending, succeeded, failed",
+        ));
+    }
+    let page = PageParams {
+        limit: filter.limit,
+        cursor: filter.cursor.clone(),
+    }
+    .parse()?;
+    let rows: Vec<RefundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REFUND_COLUMNS} FROM refunds r WHERE r.organization_id = $1 AND ($2 = '' OR r.id < $2) \
+         AND ($3 = '' OR r.status = $3) AND ($4 = '' OR r.order_id = $4) ORDER BY r.id DESC LIMIT $5"
+    )))
+    .bind(access.org_id.clone())
+    .bind(page.bound())
+    .bind(filter.status.clone().unwrap_or_default())
+    .bind(filter.order_id.clone().unwrap_or_default())
+    .bind(page.fetch_limit())
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(ApiJson(page.finish(rows, |r| &r.id).map(RefundRow::into_api)))
+}
+
+/// One refund.
+#[utoipa::path(
+    get, path = "/admin/refunds/{refund_id}", tag = "orders",
+    params(("refund_id" = String, Path)),
+    responses((status = 200, body = Refund), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    access: AdminAccess,
+    Path(refund_id): Path<String>,
+) -> ApiResult<ApiJson<Refund>> {
+    access.require(Permission::ReadOrders)?;
+    let row: Option<RefundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REFUND_COLUMNS} FROM refunds r WHERE r.id = $1 AND r.organization_id = $2"
+    )))
+    .bind(refund_id)
+    .bind(access.org_id.clone())
+    .fetch_optional(&state.db.pool)
+    .await?;
+    Ok(ApiJson(
+        row.ok_or_else(|| ApiError::not_found("refund"))?.into_api(),
     ))
 }

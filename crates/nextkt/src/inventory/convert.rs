@@ -45,20 +45,29 @@ pub async fn attach(
     Ok(done.rows_affected())
 }
 
-/// Claims the order's inventory for good. `None` when a late payment finds the stock gone.
+/// Claims the order's inventory for good: `units` admissions, as its lines say. `None` when
+/// a late payment finds the stock gone, or the order's holds do not add up to `units` —
+/// an order is never paid without all of its tickets.
 pub async fn claim_for_order(
     db: &Db,
     tx: &mut Tx,
     order_id: &str,
+    units: i64,
     now: Millis,
 ) -> Result<Option<Vec<Claimed>>, sqlx::Error> {
+    // Holds an operator released when cancelling the order count as lapsed: claimed again
+    // if the stock is still there, like expired ones.
     let holds: Vec<OrderHold> = sqlx::query_as(
         "SELECT id, ticket_type_id, seat_id, quantity, status, expires_at FROM holds \
-         WHERE order_id = $1 AND status IN ('active', 'expired') ORDER BY id",
+         WHERE order_id = $1 AND status IN ('active', 'expired', 'released') ORDER BY id",
     )
     .bind(order_id.to_string())
     .fetch_all(&mut **tx)
     .await?;
+    if units <= 0 || holds.iter().map(|h| h.quantity).sum::<i64>() != units {
+        tracing::error!(order = %order_id, units, "an order's holds do not match its lines; not claiming");
+        return Ok(None);
+    }
     let live = |h: &OrderHold| h.status == "active" && h.expires_at > now;
 
     // General admission: lock each pool (in id order), sweep it, and see that the late
@@ -133,7 +142,7 @@ pub async fn claim_for_order(
             .await?;
         }
     }
-    sqlx::query("UPDATE holds SET status = 'converted', updated_at = $1 WHERE order_id = $2 AND status IN ('active', 'expired')")
+    sqlx::query("UPDATE holds SET status = 'converted', updated_at = $1 WHERE order_id = $2 AND status IN ('active', 'expired', 'released')")
         .bind(now)
         .bind(order_id.to_string())
         .execute(&mut **tx)

@@ -101,6 +101,52 @@ pub fn check_terms(terms: &Terms, req: &GaRequest, now: Millis) -> ApiResult<()>
     tt.on_sale(now)
 }
 
+/// What each buyer has of an event: live holds (in carts, or in orders waiting for payment)
+/// and tickets not voided (a refunded ticket no longer counts; a transferred one still
+/// counts for the buyer who bought it). The buyers' rows are locked (in id order, after
+/// any carts) so two requests of one buyer for different ticket types take turns.
+/// `buyers` must be sorted and without duplicates.
+pub async fn buyer_totals_locked(
+    db: &Db,
+    tx: &mut Tx,
+    event_id: &str,
+    buyers: &[&str],
+    now: Millis,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let lock_sql = format!(
+        "SELECT id FROM buyers WHERE id IN ({}) ORDER BY id{}",
+        placeholder_list(1, buyers.len()),
+        db.for_update()
+    );
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(lock_sql)).persistent(false);
+    for b in buyers {
+        q = q.bind(b.to_string());
+    }
+    q.fetch_all(&mut **tx).await?;
+    let list = placeholder_list(2, buyers.len());
+    let now_at = buyers.len() + 2;
+    let sql = format!(
+        "SELECT buyer_id, CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
+           SELECT buyer_id, quantity AS n FROM holds WHERE event_id = $1 AND buyer_id IN ({list}) \
+             AND status = 'active' AND expires_at > ${now_at} \
+           UNION ALL \
+           SELECT o.buyer_id, 1 AS n FROM orders o JOIN tickets t ON t.order_id = o.id \
+             WHERE o.event_id = $1 AND o.buyer_id IN ({list}) AND t.status <> 'void' \
+         ) owned GROUP BY buyer_id"
+    );
+    let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
+        .bind(event_id.to_string());
+    for b in buyers {
+        q = q.bind(b.to_string());
+    }
+    Ok(q.bind(now)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Per-order and per-buyer limits, given what the cart and buyer hold already.
 pub fn check_limits(
     terms: &Terms,
@@ -318,21 +364,7 @@ async fn decide_inner(
     if terms.event.max_per_buyer.is_some() && !buyers.is_empty() {
         buyers.sort_unstable();
         buyers.dedup();
-        let sql = format!(
-            "SELECT buyer_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE event_id = $1 \
-             AND buyer_id IN ({}) AND status = 'active' AND expires_at > ${} GROUP BY buyer_id",
-            placeholder_list(2, buyers.len()),
-            buyers.len() + 2
-        );
-        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(terms.event.id.clone());
-        for b in &buyers {
-            q = q.bind(b.to_string());
-        }
-        for (buyer, n) in q.bind(now).fetch_all(&mut *tx).await? {
-            buyer_totals.insert(buyer, n);
-        }
+        buyer_totals = buyer_totals_locked(db, &mut tx, &terms.event.id, &buyers, now).await?;
     }
 
     let expires_at = now + terms.event.hold_seconds * 1000;

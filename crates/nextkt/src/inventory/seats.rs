@@ -91,15 +91,11 @@ pub async fn reserve(
     let (lines, cart_total) = cart_lines(&mut tx, req.cart.id(), now).await?;
     let buyer_total = match &req.buyer_id {
         Some(buyer) if event.max_per_buyer.is_some() => Some(
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE event_id = $1 AND buyer_id = $2 \
-                 AND status = 'active' AND expires_at > $3",
-            )
-            .bind(event.id.clone())
-            .bind(buyer.clone())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?,
+            super::reserve::buyer_totals_locked(db, &mut tx, &event.id, &[buyer.as_str()], now)
+                .await?
+                .get(buyer.as_str())
+                .copied()
+                .unwrap_or(0),
         ),
         Some(_) => Some(0),
         None => None,

@@ -275,6 +275,24 @@ impl TestApp {
         Resp::from(req.send().await.expect("request sent")).await
     }
 
+    /// Sends every body to `path` at once (each on its own task), for races; the answers
+    /// in the order of `bodies`.
+    pub async fn post_all(&self, path: &str, auth: &Auth, bodies: Vec<Value>) -> Vec<Resp> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let req = auth.apply(self.client.post(format!("{}{path}", self.base)));
+            tasks.spawn(async move {
+                (
+                    i,
+                    Resp::from(req.json(&body).send().await.expect("request sent")).await,
+                )
+            });
+        }
+        let mut answers = tasks.join_all().await;
+        answers.sort_by_key(|(i, _)| *i);
+        answers.into_iter().map(|(_, r)| r).collect()
+    }
+
     pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
         self.call(Method::GET, path, auth, None).await
     }

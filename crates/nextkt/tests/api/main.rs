@@ -19,6 +19,7 @@ mod idempotency;
 mod input;
 mod isolation;
 mod members;
+mod money;
 mod operators;
 mod partners;
 mod platform;
