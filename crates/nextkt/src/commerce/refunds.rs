@@ -436,7 +436,9 @@ pub async fn list(
     .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    Ok(ApiJson(page.finish(rows, |r| &r.id).map(RefundRow::into_api)))
+    Ok(ApiJson(
+        page.finish(rows, |r| &r.id).map(RefundRow::into_api),
+    ))
 }
 
 /// One refund.

@@ -4,6 +4,12 @@
 //! `idempotency_key_reused`; a duplicate that arrives while the first still runs is 409
 //! `idempotency_in_progress`. Server errors and 429s are not stored, so they can be retried.
 //! Keys are remembered for `--idempotency-ttl-hours`.
+//!
+//! A key is private to its caller: the credential, and at a storefront also the buyer and
+//! the cart (`X-Cart-Token`), since one storefront credential serves every buyer. A
+//! storefront request with neither a buyer nor a cart cannot be told apart from another
+//! buyer's, so its key is not honoured (the request simply runs): an answer is never
+//! replayed to a different caller.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -14,23 +20,49 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, is_unique_violation};
 use super::json::payload_too_large;
+use super::secrets::prefix;
 use crate::app::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
 
-/// The headers that identify the caller: a key is private to the credential that used it.
-const CREDENTIAL_HEADERS: [&str; 6] = [
+/// The headers that identify the caller: a key is private to the credential, buyer and
+/// cart that used it.
+const CREDENTIAL_HEADERS: [&str; 7] = [
     "authorization",
     "x-internal-api-key",
     "x-tenant",
     "x-storefront-key",
     "x-buyer-token",
     "x-organization",
+    "x-cart-token",
 ];
 
+/// A storefront credential (shared by all of a storefront's buyers) with no buyer and no
+/// cart: the caller is anonymous among many.
+fn anonymous_storefront_caller(headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let storefront_bearer = bearer.is_some_and(|t| {
+        t.starts_with(prefix::STOREFRONT_LIVE) || t.starts_with(prefix::STOREFRONT_TEST)
+    });
+    let storefront = storefront_bearer
+        || headers.contains_key("x-storefront-key")
+        || headers.contains_key("x-internal-api-key");
+    let someone = headers.contains_key("x-cart-token")
+        || headers.contains_key("x-buyer-token")
+        || (bearer.is_some() && !storefront_bearer);
+    storefront && !someone
+}
+
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+    if req.method() != Method::POST
+        || !req.headers().contains_key(HEADER)
+        || anonymous_storefront_caller(req.headers())
+    {
         return next.run(req).await;
     }
     match run_once(&state, req, next).await {

@@ -8,6 +8,7 @@ on_both_databases!(
     same_key_replays_the_first_answer,
     a_concurrent_duplicate_gets_409,
     keys_are_forgotten_after_their_retention,
+    keys_are_private_to_each_buyer_and_cart,
 );
 
 async fn same_key_replays_the_first_answer(app: TestApp) {
@@ -166,4 +167,93 @@ async fn keys_are_forgotten_after_their_retention(app: TestApp) {
         .await;
     assert_eq!(fresh.status, 201);
     assert!(fresh.headers.get("idempotent-replayed").is_none());
+}
+
+async fn keys_are_private_to_each_buyer_and_cart(app: TestApp) {
+    let owner = app.signup("owner@example.com").await;
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let add = json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id });
+    let key = [("idempotency-key", "same-key-everywhere")];
+    let storefront = Auth::Internal(owner.org_id.clone());
+    // Two anonymous buyers of one storefront with the same key: two carts, never the
+    // other's token.
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let answer = app
+            .call_with(
+                reqwest::Method::POST,
+                "/consumer/cart/items",
+                &storefront,
+                Some(add.clone()),
+                &key,
+            )
+            .await;
+        assert_eq!(answer.status, 201);
+        assert!(answer.headers.get("idempotent-replayed").is_none());
+        tokens.push(answer.body["cart_token"].as_str().unwrap().to_string());
+    }
+    assert_ne!(tokens[0], tokens[1]);
+
+    // With a cart, the key is the cart's: a retry replays, another cart's same key runs.
+    let checkout = |token: &str| {
+        (
+            TestApp::cart_auth(&owner.org_id, token),
+            json!({ "email": "a@example.com", "name": "A" }),
+        )
+    };
+    let (cart_a, body) = checkout(&tokens[0]);
+    let first = app
+        .call_with(
+            reqwest::Method::POST,
+            "/consumer/checkout",
+            &cart_a,
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, 201);
+    let again = app
+        .call_with(
+            reqwest::Method::POST,
+            "/consumer/checkout",
+            &cart_a,
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["order"]["id"], first.body["order"]["id"]);
+    let (cart_b, body) = checkout(&tokens[1]);
+    let other = app
+        .call_with(
+            reqwest::Method::POST,
+            "/consumer/checkout",
+            &cart_b,
+            Some(body),
+            &key,
+        )
+        .await;
+    assert_eq!(other.status, 201);
+    assert!(other.headers.get("idempotent-replayed").is_none());
+    assert_ne!(other.body["order"]["id"], first.body["order"]["id"]);
+
+    // Two logged-in buyers with the same key: each their own answer.
+    let (_, a, _) = app.buyer(&owner.org_id, "a@example.com").await;
+    let (_, b, _) = app.buyer(&owner.org_id, "b@example.com").await;
+    let mut carts = Vec::new();
+    for token in [&a, &b] {
+        let answer = app
+            .call_with(
+                reqwest::Method::POST,
+                "/consumer/cart/items",
+                &Auth::buyer(&owner.org_id, token),
+                Some(add.clone()),
+                &[("idempotency-key", "buyer-key")],
+            )
+            .await;
+        assert_eq!(answer.status, 201);
+        carts.push(answer.body["cart_id"].as_str().unwrap().to_string());
+    }
+    assert_ne!(carts[0], carts[1]);
 }
