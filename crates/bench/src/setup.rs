@@ -94,7 +94,7 @@ pub async fn organizer(
         client,
         &format!("{base}/admin/storefront-keys"),
         &admin,
-        json!({ "name": "bench shop" }),
+        json!({ "name": "bench shop", "mode": "test" }),
     )
     .await?;
     let storefront = sf["secret"].as_str().context("storefront key")?.to_string();

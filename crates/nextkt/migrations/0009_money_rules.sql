@@ -8,3 +8,14 @@ UPDATE events SET currency = COALESCE(
 
 -- Operators list refunds per organization, newest first.
 CREATE INDEX refunds_org ON refunds (organization_id, id);
+
+-- Test orders: paid through the simulated provider (no money moved) or made with a test
+-- storefront key. Their tickets say so too.
+ALTER TABLE orders ADD COLUMN livemode BIGINT NOT NULL DEFAULT 1;
+UPDATE orders SET livemode = 0 WHERE EXISTS
+    (SELECT 1 FROM payments p WHERE p.order_id = orders.id AND p.provider = 'simulated');
+ALTER TABLE tickets ADD COLUMN livemode BIGINT NOT NULL DEFAULT 1;
+UPDATE tickets SET livemode = 0 WHERE order_id IN (SELECT id FROM orders WHERE livemode = 0);
+
+-- Where the provider sends the buyer after paying (the storefront's page), per payment.
+ALTER TABLE payments ADD COLUMN return_url TEXT;

@@ -389,6 +389,12 @@ impl Application {
 
     pub async fn build_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Self> {
         config.validate()?;
+        if config.simulated_payments() {
+            tracing::warn!(
+                "payments are simulated: no money moves, anyone with a payment link can mark it paid, \
+                 and every order is a test order (livemode false); set --payment-provider xendit to take money"
+            );
+        }
         let db = Db::connect(
             &config.database.database_url,
             config.database.db_max_connections,

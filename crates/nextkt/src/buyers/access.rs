@@ -22,9 +22,21 @@ pub const TENANT_HEADER: &str = "x-tenant";
 pub const STOREFRONT_KEY_HEADER: &str = "x-storefront-key";
 pub const BUYER_TOKEN_HEADER: &str = "x-buyer-token";
 
+/// Which storefront credential a request came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// The platform's internal key (a partner's storefront backend).
+    Internal,
+    /// A live storefront key (`nkt_sf_live_`).
+    Live,
+    /// A test storefront key (`nkt_sf_test_`): its orders are test orders.
+    Test,
+}
+
 /// A storefront acting for one organization.
 pub struct StorefrontAccess {
     pub org: OrganizationRow,
+    pub key_mode: KeyMode,
 }
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -62,7 +74,10 @@ impl FromRequestParts<AppState> for StorefrontAccess {
                     )
                 })?;
             let org = organizations::require_active(&state.db, tenant).await?;
-            return Ok(StorefrontAccess { org });
+            return Ok(StorefrontAccess {
+                org,
+                key_mode: KeyMode::Internal,
+            });
         }
         let key = bearer(parts)
             .filter(|t| is_storefront_key(t))
@@ -89,13 +104,19 @@ impl FromRequestParts<AppState> for StorefrontAccess {
             // A storefront key speaks for its own organization only.
             return Err(ApiError::not_found("organization"));
         }
-        Ok(StorefrontAccess { org })
+        let key_mode = if key.starts_with(prefix::STOREFRONT_TEST) {
+            KeyMode::Test
+        } else {
+            KeyMode::Live
+        };
+        Ok(StorefrontAccess { org, key_mode })
     }
 }
 
 /// A logged-in buyer of the storefront's organization.
 pub struct BuyerAccess {
     pub org: OrganizationRow,
+    pub key_mode: KeyMode,
     pub buyer_id: String,
     pub family_id: String,
 }
@@ -121,6 +142,7 @@ impl FromRequestParts<AppState> for BuyerAccess {
         }
         Ok(BuyerAccess {
             org: storefront.org,
+            key_mode: storefront.key_mode,
             buyer_id: session.subject_id,
             family_id: session.family_id,
         })
@@ -131,6 +153,7 @@ impl FromRequestParts<AppState> for BuyerAccess {
 /// never treated as anonymous).
 pub struct MaybeBuyer {
     pub org: OrganizationRow,
+    pub key_mode: KeyMode,
     pub buyer_id: Option<String>,
 }
 
@@ -144,12 +167,14 @@ impl FromRequestParts<AppState> for MaybeBuyer {
             let buyer = BuyerAccess::from_request_parts(parts, state).await?;
             return Ok(MaybeBuyer {
                 org: buyer.org,
+                key_mode: buyer.key_mode,
                 buyer_id: Some(buyer.buyer_id),
             });
         }
         let storefront = StorefrontAccess::from_request_parts(parts, state).await?;
         Ok(MaybeBuyer {
             org: storefront.org,
+            key_mode: storefront.key_mode,
             buyer_id: None,
         })
     }

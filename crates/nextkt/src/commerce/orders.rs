@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::points::{self, Movement};
 use crate::app::AppState;
-use crate::buyers::access::{BuyerAccess, MaybeBuyer};
+use crate::buyers::access::{BuyerAccess, KeyMode, MaybeBuyer};
 use crate::inventory::convert;
 use crate::notify::outbox::{self, Email};
 use crate::payments::{self, Payment, PaymentRow};
@@ -50,11 +50,12 @@ pub struct OrderRow {
     pub payment_deadline: i64,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    pub livemode: i64,
 }
 
 pub const ORDER_COLUMNS: &str = "id, organization_id, event_id, cart_id, buyer_id, email, name, locale, \
     status, currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, \
-    total, fee_payer, payment_deadline, created_at, paid_at";
+    total, fee_payer, payment_deadline, created_at, paid_at, livemode";
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct OrderLine {
@@ -102,6 +103,9 @@ pub struct Order {
     pub refundable: i64,
     pub created_at: String,
     pub paid_at: Option<String>,
+    /// False for a test order: paid through the simulated provider (no money moved) or made
+    /// with a test storefront key.
+    pub livemode: bool,
 }
 
 pub async fn find(state: &AppState, org_id: &str, order_id: &str) -> ApiResult<OrderRow> {
@@ -196,6 +200,7 @@ pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
         refundable,
         created_at: rfc3339(row.created_at),
         paid_at: opt_rfc3339(row.paid_at),
+        livemode: row.livemode != 0,
     })
 }
 
@@ -220,6 +225,9 @@ pub struct CheckoutRequest {
     pub name: Option<String>,
     /// Language of the emails (`en` or `id`); the organization's by default.
     pub locale: Option<String>,
+    /// Where the buyer is sent after paying: the storefront's own page, an absolute https
+    /// URL (http only for localhost). By default this server's status page of the payment.
+    pub return_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -274,7 +282,28 @@ pub async fn checkout(
         Some(l) => validate::locale("locale", l)?,
         None => caller.org.locale.clone(),
     };
+    let return_url = body
+        .return_url
+        .as_deref()
+        .map(|u| validate::return_url("return_url", u))
+        .transpose()?;
     let quote = &cart.pricing;
+    // The simulated provider takes no money: a live storefront key may not sell through
+    // it unless the platform says so, and its orders are test orders.
+    let simulated = state.config.simulated_payments();
+    if simulated
+        && quote.total > 0
+        && caller.key_mode == KeyMode::Live
+        && !state.config.allow_simulated_for_live_keys
+    {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live_payments_unavailable",
+            "this server takes test payments only (simulated provider); check out with a test \
+             storefront key, or configure a real payment provider",
+        ));
+    }
+    let livemode = !simulated && caller.key_mode != KeyMode::Test;
     let order_id = new_id();
     // The provider is asked before the transaction opens (its API is a network call).
     let opened = if quote.total > 0 {
@@ -289,6 +318,7 @@ pub async fn checkout(
                     description: &description,
                     deadline: cart.deadline,
                     now,
+                    return_url: return_url.as_deref(),
                 },
             )
             .await?,
@@ -300,8 +330,8 @@ pub async fn checkout(
     let inserted = sqlx::query(
         "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
          currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
-         fee_payer, payment_deadline, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         'pending_payment', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)",
+         fee_payer, payment_deadline, created_at, updated_at, livemode) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         'pending_payment', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $22)",
     )
     .bind(order_id.clone())
     .bind(caller.org.id.clone())
@@ -324,6 +354,7 @@ pub async fn checkout(
     .bind(cart.fee_payer.clone())
     .bind(cart.deadline)
     .bind(now)
+    .bind(i64::from(livemode))
     .execute(&mut *tx)
     .await;
     match inserted {

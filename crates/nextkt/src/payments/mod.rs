@@ -37,9 +37,10 @@ pub struct PaymentRow {
     pub redirect_url: String,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    pub return_url: Option<String>,
 }
 
-pub const PAYMENT_COLUMNS: &str = "id, organization_id, order_id, provider, provider_ref, status, amount, currency, redirect_url, created_at, paid_at";
+pub const PAYMENT_COLUMNS: &str = "id, organization_id, order_id, provider, provider_ref, status, amount, currency, redirect_url, created_at, paid_at, return_url";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Payment {
@@ -76,6 +77,8 @@ pub struct Opened {
     pub provider: &'static str,
     pub provider_ref: String,
     pub redirect_url: String,
+    /// Where the buyer goes after paying.
+    pub return_url: String,
 }
 
 pub struct OpenRequest<'a> {
@@ -86,18 +89,26 @@ pub struct OpenRequest<'a> {
     /// Until when the buyer may pay (the holds' expiry).
     pub deadline: Millis,
     pub now: Millis,
+    /// The storefront's page to come back to; this server's status page of the payment
+    /// when absent.
+    pub return_url: Option<&'a str>,
 }
 
 /// Opens a payment with the configured provider. For Xendit this calls its API, so it runs
 /// before the checkout transaction; an invoice whose order then fails simply expires.
 pub async fn open(state: &AppState, request: OpenRequest<'_>) -> ApiResult<Opened> {
     let id = new_id();
+    let return_url = request
+        .return_url
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}/pay/{id}", state.base_url));
     match state.config.payment_provider {
         PaymentProvider::Simulated => Ok(Opened {
             redirect_url: format!("{}/pay/{id}", state.base_url),
             provider_ref: id.clone(),
             id,
             provider: SIMULATED,
+            return_url,
         }),
         PaymentProvider::Xendit => {
             let xendit = state
@@ -114,7 +125,7 @@ pub async fn open(state: &AppState, request: OpenRequest<'_>) -> ApiResult<Opene
                         payer_email: request.email,
                         description: request.description,
                         duration_secs: (request.deadline - request.now) / 1000,
-                        return_url: &state.base_url,
+                        return_url: &return_url,
                     },
                 )
                 .await
@@ -130,6 +141,7 @@ pub async fn open(state: &AppState, request: OpenRequest<'_>) -> ApiResult<Opene
                 provider: XENDIT,
                 provider_ref: invoice.id,
                 redirect_url: invoice.invoice_url,
+                return_url,
             })
         }
     }
@@ -147,7 +159,7 @@ pub async fn record(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO payments (id, organization_id, order_id, provider, provider_ref, status, amount, currency, \
-         redirect_url, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $9)",
+         redirect_url, created_at, updated_at, return_url) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $9, $10)",
     )
     .bind(opened.id.clone())
     .bind(org_id.to_string())
@@ -158,6 +170,7 @@ pub async fn record(
     .bind(currency.to_string())
     .bind(opened.redirect_url.clone())
     .bind(now)
+    .bind(opened.return_url.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

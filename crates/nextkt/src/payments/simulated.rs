@@ -19,7 +19,9 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The hosted pay page of a simulated payment.
+/// A payment's page: the simulated provider's hosted pay page ("Pay" / "Fail"), and for
+/// every provider the page a buyer returns to when the storefront gave no return URL; once
+/// the payment is decided it links back to the storefront's return URL.
 #[utoipa::path(
     get, path = "/pay/{payment_id}", tag = "payments",
     params(("payment_id" = String, Path)),
@@ -31,9 +33,9 @@ pub async fn page(
 ) -> ApiResult<Html<String>> {
     let payment = find(&state.db, &payment_id)
         .await?
-        .filter(|p| p.provider == SIMULATED)
         .ok_or_else(|| ApiError::not_found("payment"))?;
-    let actions = if payment.status == "pending" {
+    let simulated = payment.provider == SIMULATED;
+    let actions = if simulated && payment.status == "pending" {
         format!(
             "<form method=\"post\" action=\"/pay/{id}\"><button name=\"outcome\" value=\"paid\" id=\"pay\">Pay {amount} {currency}</button> \
              <button name=\"outcome\" value=\"failed\" id=\"fail\" class=\"fail\">Fail the payment</button></form>",
@@ -44,13 +46,33 @@ pub async fn page(
     } else {
         String::new()
     };
+    // Back to the storefront once the payment is decided (its return URL, when it gave one).
+    let back = match &payment.return_url {
+        Some(url)
+            if payment.status != "pending" && !url.ends_with(&format!("/pay/{}", payment.id)) =>
+        {
+            format!(
+                "<p><a id=\"back\" href=\"{}\">Back to the shop</a></p>",
+                esc(url)
+            )
+        }
+        _ => String::new(),
+    };
+    let (title, notice) = if simulated {
+        (
+            "Simulated payment",
+            "<p>Test payments only: no money moves.</p>",
+        )
+    } else {
+        ("Payment", "")
+    };
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Simulated payment</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
          <style>body{{font:16px system-ui,sans-serif;max-width:420px;margin:2em auto;padding:0 1em}}\
          button{{font-size:1em;padding:.6em 1em;margin:.3em 0}} .fail{{background:#fde2e2}}</style></head>\
-         <body><h1>Simulated payment</h1><p>Test payments only: no money moves.</p>\
-         <p>Amount: <b>{amount} {currency}</b></p><p>Status: <b id=\"status\">{status}</b></p>{actions}</body></html>",
+         <body><h1>{title}</h1>{notice}\
+         <p>Amount: <b>{amount} {currency}</b></p><p>Status: <b id=\"status\">{status}</b></p>{actions}{back}</body></html>",
         amount = payment.amount,
         currency = esc(&payment.currency),
         status = esc(&payment.status),

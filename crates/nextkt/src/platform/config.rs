@@ -25,6 +25,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// Secrets shown in the documentation: a server never runs with one of them.
+pub const EXAMPLE_KEYS: [&str; 1] = ["change-me-internal-key"];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentProvider {
     Simulated,
@@ -122,6 +125,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_PAYMENT_PROVIDER", value_enum, default_value_t = PaymentProvider::Simulated)]
     pub payment_provider: PaymentProvider,
 
+    /// Let live storefront keys check out through the simulated provider (their orders are
+    /// still test orders). Off by default: a live storefront never gives tickets away.
+    #[arg(long, env = "NEXTKT_ALLOW_SIMULATED_FOR_LIVE_KEYS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_simulated_for_live_keys: bool,
+
     /// Xendit secret API key.
     #[arg(long, env = "NEXTKT_XENDIT_SECRET_KEY", hide_env_values = true)]
     pub xendit_secret_key: Option<String>,
@@ -196,6 +204,11 @@ impl ServeConfig {
         Wrapper::parse_from(["nextkt"]).config
     }
 
+    /// Whether orders are paid through the simulated provider (no money moves).
+    pub fn simulated_payments(&self) -> bool {
+        self.payment_provider == PaymentProvider::Simulated
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         super::db::dialect_of(&self.database.database_url)?;
         anyhow::ensure!(
@@ -236,6 +249,11 @@ impl ServeConfig {
             anyhow::ensure!(
                 key.len() >= 16,
                 "--internal-api-key must be at least 16 characters"
+            );
+            anyhow::ensure!(
+                !EXAMPLE_KEYS.contains(&key.as_str()),
+                "--internal-api-key is an example from the documentation; make one of your own \
+                 (for instance `openssl rand -hex 32`)"
             );
         }
         Ok(())

@@ -24,6 +24,32 @@ pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
 }
 
 /// A trimmed, non-empty text of at most `max` characters, without control characters.
+/// A page to send a buyer back to: an absolute `https` URL without credentials (`http`
+/// only for localhost, for trying a storefront out), at most 2,000 characters.
+pub fn return_url(field: &str, value: &str) -> Result<String, ApiError> {
+    let url = reqwest::Url::parse(value.trim())
+        .map_err(|_| ApiError::invalid(field, "must be an absolute URL"))?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let allowed = match url.scheme() {
+        "https" => url.host_str().is_some(),
+        "http" => local,
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::invalid(
+            field,
+            "must be an https URL (http only for localhost)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::invalid(field, "must not carry credentials"));
+    }
+    if url.as_str().len() > 2000 {
+        return Err(ApiError::invalid(field, "at most 2,000 characters"));
+    }
+    Ok(url.to_string())
+}
+
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() {

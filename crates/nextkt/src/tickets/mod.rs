@@ -40,10 +40,11 @@ pub struct TicketRow {
     pub created_at: i64,
     pub voided_at: Option<i64>,
     pub transferred_at: Option<i64>,
+    pub livemode: i64,
 }
 
 pub const TICKET_COLUMNS: &str = "id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
-    holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at, transferred_at";
+    holder_name, holder_email, key_id, qr_payload, status, created_at, voided_at, transferred_at, livemode";
 
 /// `TICKET_COLUMNS` qualified with a table alias, for queries that join tickets.
 pub fn ticket_columns_of(alias: &str) -> String {
@@ -130,6 +131,11 @@ pub async fn issue(
         holder_email,
     } = to;
     let key = signing::current(db, tx, org_id, event_id, now).await?;
+    // A test order's tickets are test tickets.
+    let livemode: i64 = sqlx::query_scalar("SELECT livemode FROM orders WHERE id = $1")
+        .bind(order_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
     let mut tickets = Vec::with_capacity(claimed.len());
     for claim in claimed {
         let ticket = TicketRow {
@@ -148,6 +154,7 @@ pub async fn issue(
             created_at: now,
             voided_at: None,
             transferred_at: None,
+            livemode,
         };
         let ticket = TicketRow {
             qr_payload: key.sign(event_id, &ticket.id, &ticket.code),
@@ -155,8 +162,8 @@ pub async fn issue(
         };
         sqlx::query(
             "INSERT INTO tickets (id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
-             holder_name, holder_email, key_id, qr_payload, status, created_at, holder_search) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'valid', $12, $13)",
+             holder_name, holder_email, key_id, qr_payload, status, created_at, holder_search, livemode) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'valid', $12, $13, $14)",
         )
         .bind(ticket.id.clone())
         .bind(ticket.organization_id.clone())
@@ -171,6 +178,7 @@ pub async fn issue(
         .bind(ticket.qr_payload.clone())
         .bind(now)
         .bind(holder_search(holder_name, holder_email))
+        .bind(livemode)
         .execute(&mut **tx)
         .await?;
         tickets.push(ticket);
@@ -204,6 +212,9 @@ pub struct Ticket {
     pub transferred: bool,
     pub created_at: String,
     pub voided_at: Option<String>,
+    /// False for a test ticket: its order was paid through the simulated provider (no money
+    /// moved) or made with a test storefront key.
+    pub livemode: bool,
 }
 
 impl TicketRow {
@@ -235,6 +246,7 @@ impl TicketRow {
             transferred: self.transferred_at.is_some(),
             created_at: rfc3339(self.created_at),
             voided_at: opt_rfc3339(self.voided_at),
+            livemode: self.livemode != 0,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct PublicTicket {
     pub seat: Option<String>,
     pub section: Option<String>,
     pub qr_payload: String,
+    /// False for a test ticket (its order took no real money).
+    pub livemode: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -88,6 +90,7 @@ async fn load(state: &AppState, code: &str) -> ApiResult<PublicTicket> {
             .map(|(row, number, _)| format!("{row}-{number}")),
         section: seat.map(|(_, _, section)| section),
         qr_payload: ticket.qr_payload,
+        livemode: ticket.livemode != 0,
     })
 }
 
@@ -138,7 +141,8 @@ fn html(ticket: &PublicTicket) -> String {
          .status{{display:inline-block;padding:4px 10px;border-radius:999px;font-weight:700;font-size:.85em}}\
          .valid{{background:#d9f7e3;color:#0a6b2c}} .void{{background:#fde2e2;color:#9b1c1c}}\
          .void-qr{{opacity:.15}} code{{font-size:.7em;word-break:break-all;color:#888}}\
-         </style></head><body><main><div class=\"card\">\
+         .test{{background:#fff3c4;color:#7a5b00;padding:8px 12px;border-radius:8px;font-weight:700;margin-bottom:12px}}\
+         </style></head><body><main><div class=\"card\">{test}\
          <h1 id=\"event\">{title}</h1><span class=\"status {status_class}\" id=\"status\">{status}</span>\
          <p class=\"k\">Holder</p><p class=\"v\" id=\"holder\">{holder}</p>\
          <p class=\"k\">When</p><p class=\"v\">{starts} ({tz})</p>{venue}\
@@ -159,6 +163,11 @@ fn html(ticket: &PublicTicket) -> String {
         qr_class = if valid { "" } else { " void-qr" },
         qr = qr_svg(&ticket.qr_payload),
         code = esc(&ticket.code),
+        test = if ticket.livemode {
+            ""
+        } else {
+            "<p class=\"test\" id=\"test\">Test ticket: no money was paid for it</p>"
+        },
     )
 }
 

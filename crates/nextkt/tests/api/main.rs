@@ -22,6 +22,7 @@ mod members;
 mod money;
 mod operators;
 mod partners;
+mod payment_modes;
 mod platform;
 mod points;
 mod pricing;
