@@ -3,11 +3,12 @@
 # gate run, asserting only correctness (nothing oversold, no counter drift, no errors, every
 # order paid once with one ticket per unit, no ticket admitted twice, no wrong scan answer),
 # never throughput.
-#   crates/bench/smoke.sh TARGET_DIR POSTGRES_ADMIN_URL
+#   crates/bench/smoke.sh TARGET_DIR [POSTGRES_ADMIN_URL]   (default: $NEXTKT_TEST_DATABASE_URL)
+#   scripts/test --run bash crates/bench/smoke.sh TARGET_DIR   (finds or starts PostgreSQL first)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=$1/debug
-PG_ADMIN=$2
+PG_ADMIN=${2:-${NEXTKT_TEST_DATABASE_URL:?give a PostgreSQL admin URL or set NEXTKT_TEST_DATABASE_URL}}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=18790

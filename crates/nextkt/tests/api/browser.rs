@@ -1,4 +1,4 @@
-//! The public ticket page in a real browser: headless Chromium (installed by .ci/run).
+//! The public ticket page in a real browser: headless Chromium (installed by scripts/test).
 
 use std::process::Command;
 
@@ -25,7 +25,7 @@ fn chromium(args: &[&str], profile: &std::path::Path) -> std::process::Output {
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .output()
-        .expect("chromium must be installed (apt-get install chromium; .ci/run installs it)")
+        .expect("chromium must be installed (apt-get install chromium; scripts/test installs it)")
 }
 
 async fn the_ticket_page_renders_in_chromium(app: TestApp) {

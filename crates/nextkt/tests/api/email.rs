@@ -49,7 +49,7 @@ async fn smtp_server() -> SmtpServer {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 must run aiosmtpd (pip install aiosmtpd; .ci/run installs it)");
+        .expect("python3 must run aiosmtpd (pip install aiosmtpd; scripts/test installs it)");
     let mut server = SmtpServer {
         child,
         port,

@@ -85,7 +85,7 @@ impl Drop for TestDatabase {
 pub fn postgres_admin_url() -> String {
     std::env::var("NEXTKT_TEST_DATABASE_URL").expect(
         "NEXTKT_TEST_DATABASE_URL must name a PostgreSQL database the tests can create \
-         databases from (see README: Testing)",
+         databases from (scripts/test sets it; see the README)",
     )
 }
 
