@@ -34,6 +34,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Built in one go with the workspace, reqwest has nextkt's TLS features: rustls with no
+    // crypto provider of its own. Give it ring, as nextkt does, or building a client panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -413,10 +413,7 @@ impl Application {
             .map(|u| u.trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("http://{bound}"))
             .into();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
+        let http = crate::platform::http::client(config.extra_ca_file.as_deref())?;
         let state = AppState {
             base_url,
             http,

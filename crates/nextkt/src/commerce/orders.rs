@@ -248,6 +248,7 @@ pub struct CheckoutAnswer {
         (status = 400, body = Problem),
         (status = 409, description = "`cart_empty`, `cart_checked_out`, `hold_expired`", body = Problem),
         (status = 422, description = "`sale_ended`, `discount_not_applicable`, `not_enough_points`, ...", body = Problem),
+        (status = 503, description = "`payment_provider_unavailable`: the invoice could not be created; the cart is kept", body = Problem),
     ),
     security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
 )]

@@ -130,11 +130,15 @@ pub async fn open(state: &AppState, request: OpenRequest<'_>) -> ApiResult<Opene
                 )
                 .await
                 .map_err(|e| {
-                    ApiError::new(
+                    // The cause (Xendit's address, a TLS or HTTP error, Xendit's answer) is
+                    // logged; the buyer learns only that paying is not possible right now.
+                    let mut err = ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "payment_provider_unavailable",
-                        format!("{e}"),
-                    )
+                        "the payment provider cannot be reached; try again shortly",
+                    );
+                    err.source = Some(e.context("creating a Xendit invoice"));
+                    err
                 })?;
             Ok(Opened {
                 id,

@@ -146,6 +146,11 @@ pub struct ServeConfig {
     )]
     pub xendit_base_url: String,
 
+    /// A PEM file of CA certificates to trust for outgoing HTTPS (Xendit) besides the
+    /// built-in Mozilla roots, e.g. a corporate proxy's CA or a local stand-in's.
+    #[arg(long, env = "NEXTKT_EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<std::path::PathBuf>,
+
     /// SMTP server for outgoing email, e.g. `smtps://user:pass@smtp.example.com` or
     /// `smtp://127.0.0.1:2525`. Unset: emails are written as .eml files to --mail-dir.
     #[arg(long, env = "NEXTKT_SMTP_URL", hide_env_values = true)]

@@ -1,5 +1,5 @@
-//! Plumbing every context uses: configuration, database, errors, HTTP helpers, secrets,
-//! sessions, idempotency, pagination, rate limits, metrics.
+//! Plumbing every context uses: configuration, database, errors, HTTP helpers, the outgoing
+//! HTTP client, secrets, sessions, idempotency, pagination, rate limits, metrics.
 
 pub mod client_ip;
 pub mod clock;
@@ -8,6 +8,7 @@ pub mod csv;
 pub mod db;
 pub mod docs_page;
 pub mod error;
+pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod json;

@@ -134,6 +134,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    // The tests' own clients are plain reqwest ones; they need rustls' crypto provider too.
+    nextkt::platform::http::install_crypto_provider();
     let (url, database) = fresh_database(backend).await;
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let mut config = test_config(url);
