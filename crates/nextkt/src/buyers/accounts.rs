@@ -268,18 +268,18 @@ pub struct BuyerRefresh {
     pub refresh_token: String,
 }
 
-/// Exchange a buyer refresh token for a new pair.
+/// Exchange a buyer refresh token for a new pair; the answer has the same shape as login's.
 #[utoipa::path(
     post, path = "/consumer/auth/refresh", tag = "buyer auth",
     request_body = BuyerRefresh,
-    responses((status = 200, body = TokenPair), (status = 401, body = Problem)),
+    responses((status = 200, body = BuyerSession), (status = 401, body = Problem)),
     security(("internal_key" = [], "tenant" = []), ("storefront_key" = []))
 )]
 pub async fn refresh(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
     ApiJson(body): ApiJson<BuyerRefresh>,
-) -> ApiResult<ApiJson<TokenPair>> {
+) -> ApiResult<ApiJson<BuyerSession>> {
     // Check the token's organization before rotating, so another storefront's token is
     // refused without being used up.
     let now = state.clock.now_ms();
@@ -292,7 +292,7 @@ pub async fn refresh(
     if owner.flatten().as_deref() != Some(storefront.org.id.as_str()) {
         return Err(crate::tenancy::access::invalid_credentials());
     }
-    let (_, pair) = sessions::refresh(
+    let (session, tokens) = sessions::refresh(
         &state.db,
         Subject::Buyer,
         &body.refresh_token,
@@ -300,7 +300,16 @@ pub async fn refresh(
         state.lifetimes(),
     )
     .await?;
-    Ok(ApiJson(pair))
+    let row: BuyerRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BUYER_COLUMNS} FROM buyers WHERE id = $1"
+    )))
+    .bind(session.subject_id)
+    .fetch_one(&state.db.pool)
+    .await?;
+    Ok(ApiJson(BuyerSession {
+        buyer: row.into(),
+        tokens,
+    }))
 }
 
 /// Log the buyer out: this login's tokens stop working.

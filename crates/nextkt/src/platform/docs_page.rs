@@ -13,6 +13,76 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The Markdown of a doc comment inside a line: `code`, **strong**, *emphasis*, and
+/// [links](https://...), everything else escaped.
+fn md_inline(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let closing = |marker: &str| {
+            rest[marker.len()..]
+                .find(marker)
+                .filter(|&end| end > 0)
+                .map(|end| {
+                    (
+                        &rest[marker.len()..marker.len() + end],
+                        marker.len() * 2 + end,
+                    )
+                })
+        };
+        let (html, used) = match c {
+            '`' => match closing("`") {
+                Some((code, used)) => (format!("<code>{}</code>", esc(code)), used),
+                None => (esc("`"), 1),
+            },
+            '*' if rest.starts_with("**") => match closing("**") {
+                Some((strong, used)) => (format!("<strong>{}</strong>", md_inline(strong)), used),
+                None => (esc("**"), 2),
+            },
+            '*' => match closing("*") {
+                Some((em, used)) if !em.starts_with(' ') => {
+                    (format!("<em>{}</em>", md_inline(em)), used)
+                }
+                _ => (esc("*"), 1),
+            },
+            '[' => match rest.find("](").zip(rest.find(')')) {
+                Some((mid, end)) if mid < end && rest[mid + 2..end].starts_with("http") => (
+                    format!(
+                        "<a href=\"{}\">{}</a>",
+                        esc(&rest[mid + 2..end]),
+                        md_inline(&rest[1..mid])
+                    ),
+                    end + 1,
+                ),
+                _ => (esc("["), 1),
+            },
+            other => (esc(other.encode_utf8(&mut [0; 4])), other.len_utf8()),
+        };
+        out.push_str(&html);
+        rest = &rest[used..];
+    }
+    out
+}
+
+/// The Markdown of a doc comment as HTML blocks: paragraphs split by blank lines, and lists
+/// of lines that start with `- `.
+fn md_blocks(text: &str) -> String {
+    let mut out = String::new();
+    for block in text.split("\n\n").map(str::trim).filter(|b| !b.is_empty()) {
+        let lines: Vec<&str> = block.lines().map(str::trim).collect();
+        if lines.iter().all(|l| l.starts_with("- ")) {
+            out.push_str("<ul>");
+            for line in lines {
+                let _ = write!(out, "<li>{}</li>", md_inline(&line[2..]));
+            }
+            out.push_str("</ul>");
+        } else {
+            let _ = write!(out, "<p>{}</p>", md_inline(&lines.join(" ")));
+        }
+    }
+    out
+}
+
 fn schema_name(schema: &Value) -> String {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let name = reference.rsplit('/').next().unwrap_or(reference);
@@ -63,11 +133,11 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
          .get{{border-color:#2a7}}.post{{border-color:#27c}}.patch{{border-color:#c80}}.delete{{border-color:#c33}}\
          .m{{font-weight:bold;text-transform:uppercase;margin-right:.5em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}}\
-         </style></head><body><h1>{t}</h1><p>{d}</p><p>The machine-readable description is at \
+         </style></head><body><h1>{t}</h1>{d}<p>The machine-readable description is at \
          <a href=\"/openapi.json\">/openapi.json</a>. The guide to authentication is in \
          <code>docs/api.md</code>.</p>",
         t = esc(title),
-        d = esc(doc["info"]["description"].as_str().unwrap_or("")),
+        d = md_blocks(doc["info"]["description"].as_str().unwrap_or("")),
     );
 
     let mut by_tag: Vec<(String, Vec<String>)> = Vec::new();
@@ -114,7 +184,7 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
                             ""
                         },
                         schema_name(prop),
-                        esc(prop["description"].as_str().unwrap_or("")),
+                        md_inline(prop["description"].as_str().unwrap_or("")),
                     );
                 }
                 html.push_str("</table>");
@@ -131,13 +201,15 @@ fn render_operation(method: &str, path: &str, op: &Value) -> String {
     let mut html = String::new();
     let _ = write!(
         html,
-        "<div class=\"op {m}\"><p><span class=\"m\">{m}</span><code>{p}</code></p><p>{s}</p>",
+        "<div class=\"op {m}\"><p><span class=\"m\">{m}</span><code>{p}</code></p>{s}",
         m = esc(method),
         p = esc(path),
-        s = esc(op["description"]
-            .as_str()
-            .or(op["summary"].as_str())
-            .unwrap_or("")),
+        s = md_blocks(
+            op["description"]
+                .as_str()
+                .or(op["summary"].as_str())
+                .unwrap_or("")
+        ),
     );
     if let Some(params) = op["parameters"].as_array() {
         html.push_str("<p>Parameters: ");
@@ -145,9 +217,18 @@ fn render_operation(method: &str, path: &str, op: &Value) -> String {
             .iter()
             .map(|p| {
                 format!(
-                    "<code>{}</code> ({})",
+                    "<code>{}</code> ({}{}){}",
                     esc(p["name"].as_str().unwrap_or("")),
-                    esc(p["in"].as_str().unwrap_or(""))
+                    esc(p["in"].as_str().unwrap_or("")),
+                    if p["required"].as_bool() == Some(true) {
+                        ", required"
+                    } else {
+                        ""
+                    },
+                    p["description"]
+                        .as_str()
+                        .map(|d| format!(" {}", md_inline(d)))
+                        .unwrap_or_default()
                 )
             })
             .collect();
@@ -168,7 +249,11 @@ fn render_operation(method: &str, path: &str, op: &Value) -> String {
                     .and_then(|c| c.get("schema"))
                     .map(schema_name)
                     .unwrap_or_default();
-                format!("<b>{}</b> {}", esc(status), body)
+                let about = response["description"]
+                    .as_str()
+                    .map(md_inline)
+                    .unwrap_or_default();
+                format!("<b>{}</b> {} {}", esc(status), body, about)
             })
             .collect();
         html.push_str(&list.join("; "));
@@ -176,4 +261,23 @@ fn render_operation(method: &str, path: &str, op: &Value) -> String {
     }
     html.push_str("</div>");
     html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_comment_markdown_becomes_html() {
+        assert_eq!(
+            md_inline("`order_not_paid`, **only** *paid* <b> [guide](https://x.example/a)"),
+            "<code>order_not_paid</code>, <strong>only</strong> <em>paid</em> &lt;b&gt; \
+             <a href=\"https://x.example/a\">guide</a>"
+        );
+        assert_eq!(md_inline("2 * 3 and `open"), "2 * 3 and `open");
+        assert_eq!(
+            md_blocks("First line\nsame paragraph.\n\n- one\n- `two`"),
+            "<p>First line same paragraph.</p><ul><li>one</li><li><code>two</code></li></ul>"
+        );
+    }
 }

@@ -246,21 +246,22 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Exchange a refresh token for a new token pair (the old refresh token stops working).
+/// Exchange a refresh token for a new token pair (the old refresh token stops working). The
+/// answer has the same shape as login's.
 #[utoipa::path(
     post, path = "/admin/auth/refresh", tag = "operator auth",
     request_body = RefreshRequest,
     responses(
-        (status = 200, body = TokenPair),
+        (status = 200, body = LoginResponse),
         (status = 401, description = "Unknown, used, revoked or expired refresh token", body = Problem),
     )
 )]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
-) -> ApiResult<ApiJson<TokenPair>> {
+) -> ApiResult<ApiJson<LoginResponse>> {
     let now = state.clock.now_ms();
-    let (_, pair) = sessions::refresh(
+    let (session, tokens) = sessions::refresh(
         &state.db,
         Subject::Operator,
         &body.refresh_token,
@@ -268,7 +269,17 @@ pub async fn refresh(
         state.lifetimes(),
     )
     .await?;
-    Ok(ApiJson(pair))
+    let (id, email, name): (String, String, String) =
+        sqlx::query_as("SELECT id, email, name FROM operators WHERE id = $1")
+            .bind(session.subject_id.clone())
+            .fetch_one(&state.db.pool)
+            .await?;
+    let memberships = super::members::of_operator(&state.db, &id).await?;
+    Ok(ApiJson(LoginResponse {
+        operator: Operator { id, email, name },
+        memberships,
+        tokens,
+    }))
 }
 
 /// Log out: this login's access and refresh tokens stop working.

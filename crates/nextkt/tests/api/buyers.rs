@@ -108,7 +108,9 @@ async fn buyer_sessions_refresh_and_logout(app: TestApp) {
         )
         .await
         .expect(200);
-    let new_access = pair["access_token"].as_str().unwrap().to_string();
+    // The same shape as login's answer.
+    assert_eq!(pair["buyer"]["email"], "budi@example.com");
+    let new_access = pair["tokens"]["access_token"].as_str().unwrap().to_string();
     app.get("/consumer/me", &Auth::buyer(&owner.org_id, &access))
         .await
         .expect_problem(401, "invalid_credentials");
@@ -123,7 +125,7 @@ async fn buyer_sessions_refresh_and_logout(app: TestApp) {
     app.post(
         "/consumer/auth/refresh",
         &store,
-        json!({ "refresh_token": pair["refresh_token"] }),
+        json!({ "refresh_token": pair["tokens"]["refresh_token"] }),
     )
     .await
     .expect_problem(401, "invalid_credentials");

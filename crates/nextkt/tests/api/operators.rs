@@ -75,8 +75,14 @@ async fn refresh_rotates_and_detects_reuse(app: TestApp) {
         )
         .await
         .expect(200);
-    let new_access = pair["access_token"].as_str().unwrap().to_string();
-    let new_refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    // The same shape as login's answer.
+    assert_eq!(pair["operator"]["email"], "ana@example.com");
+    assert!(pair["memberships"].is_array());
+    let new_access = pair["tokens"]["access_token"].as_str().unwrap().to_string();
+    let new_refresh = pair["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(new_refresh, ana.refresh_token);
     app.get("/admin/me", &Auth::bearer(&new_access))
         .await
@@ -141,7 +147,7 @@ async fn access_tokens_expire(app: TestApp) {
         .expect(200);
     app.get(
         "/admin/me",
-        &Auth::bearer(pair["access_token"].as_str().unwrap()),
+        &Auth::bearer(pair["tokens"]["access_token"].as_str().unwrap()),
     )
     .await
     .expect(200);
@@ -150,7 +156,7 @@ async fn access_tokens_expire(app: TestApp) {
     app.post(
         "/admin/auth/refresh",
         &Auth::None,
-        json!({ "refresh_token": pair["refresh_token"] }),
+        json!({ "refresh_token": pair["tokens"]["refresh_token"] }),
     )
     .await
     .expect_problem(401, "token_expired");
