@@ -30,7 +30,7 @@ use crate::platform::db::Db;
 use crate::platform::error::ApiError;
 use crate::platform::ratelimit::AuthLimits;
 use crate::platform::sessions::Lifetimes;
-use crate::platform::{docs_page, idempotency, metrics as http_metrics};
+use crate::platform::{docs_page, guard, idempotency, metrics as http_metrics};
 use crate::tenancy::{api_keys, audit, members, operators, organizations, partners};
 use crate::tickets::page as ticket_page;
 
@@ -268,6 +268,7 @@ pub fn router(state: AppState) -> Router {
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let docs_html = Arc::new(docs_page::render(&openapi));
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let max_body_bytes = state.config.max_body_bytes;
     api.route(
         "/openapi.json",
         axum::routing::get(move || {
@@ -296,6 +297,9 @@ pub fn router(state: AppState) -> Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+    .layer(middleware::from_fn(move |req: Request, next: Next| {
+        guard::layer(max_body_bytes, req, next)
+    }))
     .layer(middleware::from_fn(move |req: Request, next: Next| {
         with_timeout(timeout, req, next)
     }))

@@ -8,6 +8,7 @@ pub mod csv;
 pub mod db;
 pub mod docs_page;
 pub mod error;
+pub mod guard;
 pub mod idempotency;
 pub mod ids;
 pub mod json;

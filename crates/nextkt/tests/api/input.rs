@@ -150,3 +150,200 @@ async fn malformed_bodies_are_refused_and_change_nothing(app: TestApp) {
     assert_eq!(org["currency"], "IDR");
     assert_eq!(org["timezone"], "Asia/Jakarta");
 }
+
+on_both_databases!(nul_characters_are_refused_before_any_query);
+
+/// Rows of the tables a refused request could have written to.
+async fn written(app: &TestApp) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in [
+        "organizations",
+        "operators",
+        "api_keys",
+        "audit_log",
+        "events",
+        "ticket_types",
+        "discounts",
+        "guests",
+        "holds",
+        "buyers",
+        "devices",
+        "idempotency_keys",
+    ] {
+        counts.push(app.count(table).await);
+    }
+    counts
+}
+
+async fn nul_characters_are_refused_before_any_query(app: TestApp) {
+    use reqwest::Method;
+    use serde_json::json;
+
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let store = Auth::Internal(owner.org_id.clone());
+    let before = written(&app).await;
+
+    // Ids in the path (two routes need no credential at all), filters in the query string.
+    let gets: Vec<(String, Auth)> = vec![
+        ("/t/%00".into(), Auth::None),
+        ("/pay/%00".into(), Auth::None),
+        ("/t/abc%00def".into(), Auth::None),
+        ("/admin/events/%00".into(), auth.clone()),
+        (
+            format!("/admin/events/{}%00/ticket-types", ev.event_id),
+            auth.clone(),
+        ),
+        ("/admin/orders?email=%00".into(), auth.clone()),
+        (
+            "/admin/orders?status=paid&event_id=x%00y".into(),
+            auth.clone(),
+        ),
+        ("/admin/orders?%00=1".into(), auth.clone()),
+        ("/admin/members?cursor=%00".into(), auth.clone()),
+        ("/consumer/events?q=jazz%00".into(), store.clone()),
+        (
+            format!("/consumer/events/{}?access_key=%00", ev.event_id),
+            store.clone(),
+        ),
+        (
+            format!("/admin/events/{}/guests?q=%00", ev.event_id),
+            auth.clone(),
+        ),
+    ];
+    for (path, who) in &gets {
+        app.get(path, who)
+            .await
+            .expect_problem(400, "nul_character");
+    }
+
+    // Body fields, as the JSON escape `\u0000` (what serializers write for NUL).
+    let posts: Vec<(Method, String, Auth, serde_json::Value)> = vec![
+        (
+            Method::POST,
+            "/admin/api-keys".into(),
+            auth.clone(),
+            json!({ "name": "a\u{0}b", "role": "viewer" }),
+        ),
+        (
+            Method::POST,
+            "/admin/events".into(),
+            auth.clone(),
+            json!({ "title": { "en": "Jazz\u{0}" }, "starts_at": "2030-03-01T19:00:00Z", "ends_at": "2030-03-01T23:00:00Z" }),
+        ),
+        (
+            Method::PATCH,
+            "/admin/organization".into(),
+            auth.clone(),
+            json!({ "name": "\u{0}" }),
+        ),
+        (
+            Method::POST,
+            "/admin/discounts".into(),
+            auth.clone(),
+            json!({ "code": "A\u{0}B", "kind": "percent", "value": 1000 }),
+        ),
+        (
+            Method::POST,
+            format!("/admin/events/{}/guest-list", ev.event_id),
+            auth.clone(),
+            json!({ "name": "Ana", "email": "ana@example.com", "ticket_type_id": format!("{}\u{0}", ev.ticket_type_id) }),
+        ),
+        (
+            Method::POST,
+            "/consumer/auth/login".into(),
+            store.clone(),
+            json!({ "email": "a\u{0}@example.com", "password": "buyer password 1" }),
+        ),
+        (
+            Method::POST,
+            "/consumer/auth/register".into(),
+            store.clone(),
+            json!({ "email": "b@example.com", "password": "buyer password 1", "name": "B\u{0}" }),
+        ),
+        (
+            Method::POST,
+            "/consumer/cart/items".into(),
+            store.clone(),
+            json!({ "event_id": ev.event_id, "ticket_type_id": "\u{0}", "quantity": 1 }),
+        ),
+        (
+            Method::POST,
+            "/gate/pair".into(),
+            Auth::None,
+            json!({ "pairing_code": "\u{0}" }),
+        ),
+        (
+            Method::POST,
+            "/admin/auth/login".into(),
+            Auth::None,
+            json!({ "email": "owner@example.com\u{0}", "password": "correct horse battery" }),
+        ),
+        (
+            Method::POST,
+            "/admin/devices".into(),
+            auth.clone(),
+            json!({ "name": "Gate", "list_ids": ["\u{0}"] }),
+        ),
+    ];
+    for (method, path, who, body) in posts {
+        let text = body.to_string();
+        assert!(text.contains("\\u0000"), "{text}");
+        for idem in [None, Some("nul-1")] {
+            let extra: Vec<(&str, &str)> =
+                idem.map(|k| ("idempotency-key", k)).into_iter().collect();
+            app.call_with(method.clone(), &path, &who, Some(body.clone()), &extra)
+                .await
+                .expect_problem(400, "nul_character");
+        }
+    }
+
+    // A raw NUL byte in a JSON body, in a key, and in a CSV upload.
+    let raw: Vec<(String, &str, Vec<u8>)> = vec![
+        (
+            "/admin/api-keys".into(),
+            "application/json",
+            b"{\"name\": \"a\x00b\", \"role\": \"viewer\"}".to_vec(),
+        ),
+        (
+            "/admin/api-keys".into(),
+            "application/json",
+            br#"{"na\u0000me": "a", "role": "viewer"}"#.to_vec(),
+        ),
+        (
+            format!(
+                "/admin/events/{}/guest-list/import?send_email=false",
+                ev.event_id
+            ),
+            "text/csv",
+            format!(
+                "name,email,ticket_type\nAna\x00,ana@example.com,{}\n",
+                ev.ticket_type_id
+            )
+            .into_bytes(),
+        ),
+    ];
+    for (path, content_type, body) in raw {
+        app.call_raw(Method::POST, &path, &auth, content_type, body)
+            .await
+            .expect_problem(400, "nul_character");
+    }
+
+    assert_eq!(
+        written(&app).await,
+        before,
+        "refused requests wrote nothing"
+    );
+
+    // Text that only looks like the escape (an escaped backslash, then `u0000`) is not a NUL.
+    let key = app
+        .post(
+            "/admin/api-keys",
+            &auth,
+            json!({ "name": "a\\u0000b", "role": "viewer" }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(key["name"], "a\\u0000b");
+}
