@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +16,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::new_token;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
@@ -707,7 +708,7 @@ pub async fn get(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Event>>> {
     access.require(Permission::ReadOrganization)?;
     let page = page.parse()?;

@@ -3,7 +3,7 @@
 //! quantity. Checked when a buyer applies a code to a cart and again whenever the cart is
 //! priced; uses are counted when an order is paid.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +16,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -533,7 +534,7 @@ pub async fn get(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Discount>>> {
     access.require(Permission::ReadOrganization)?;
     let page = page.parse()?;

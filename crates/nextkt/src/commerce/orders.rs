@@ -4,7 +4,7 @@
 //! its deadline (the holds' expiry) is `expired`; a payment that arrives after that claims
 //! the stock again if it is still there, or is refunded.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,6 +22,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tickets::{self, Issue, Ticket};
 
@@ -785,7 +786,7 @@ async fn settle_if_captured(state: &AppState, order_id: &str, now: Millis) -> Ap
 pub async fn my_orders(
     State(state): State<AppState>,
     buyer: BuyerAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Order>>> {
     let page = page.parse()?;
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,7 @@ use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, token_hash};
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
@@ -549,7 +552,9 @@ fn read_csv(
     post, path = "/admin/events/{event_id}/guest-list/import", tag = "gate",
     params(("event_id" = String, Path), ImportParams),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 201, body = Imported), (status = 404, body = Problem),
+    responses((status = 201, body = Imported),
+        (status = 400, description = "Not UTF-8 text (`invalid_body`), a NUL character, or a bad query parameter", body = Problem),
+        (status = 404, body = Problem),
         (status = 415, description = "Not text/csv", body = Problem),
         (status = 422, description = "Bad lines (`import_failed`, with every line's error) or `sold_out`", body = ImportFailed)),
     security(("bearer" = []))
@@ -558,9 +563,9 @@ pub async fn import(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(params): Query<ImportParams>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     headers: HeaderMap,
-    body: String,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     access.require(Permission::ManageOrders)?;
     let is_csv = headers
@@ -574,6 +579,16 @@ pub async fn import(
             "send the guest list as text/csv",
         ));
     }
+    let body = body.map_err(|_| crate::platform::json::payload_too_large())?;
+    let body = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "the file is not UTF-8 text (byte {} is not); save it as CSV UTF-8",
+                e.valid_up_to() + 1
+            ),
+        )
+    })?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let types = ticket_types::of_event(&state.db, &event.id).await?;
     let existing: HashSet<(String, String)> = sqlx::query_as::<_, (String, String)>(
@@ -585,7 +600,7 @@ pub async fn import(
     .into_iter()
     .map(|(email, tt)| (email.to_ascii_lowercase(), tt))
     .collect();
-    let entries = match read_csv(&body, &types, &existing) {
+    let entries = match read_csv(body, &types, &existing) {
         Ok(entries) => entries,
         Err(errors) => {
             let failed = ImportFailed {

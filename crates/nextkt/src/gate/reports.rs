@@ -1,7 +1,7 @@
 //! Gate reports: the event's attendees (search by name, email or code; CSV export), live
 //! check-in counts per list and gate, arrivals over time, and offline conflicts.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::platform::csv;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::roles::Permission;
 
@@ -130,7 +131,7 @@ pub async fn guests(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(filter): Query<GuestFilter>,
+    ApiQuery(filter): ApiQuery<GuestFilter>,
 ) -> ApiResult<ApiJson<Page<Attendee>>> {
     access.require(Permission::ReadOrders)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
@@ -164,7 +165,7 @@ pub async fn export(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(filter): Query<GuestFilter>,
+    ApiQuery(filter): ApiQuery<GuestFilter>,
 ) -> ApiResult<impl IntoResponse> {
     access.require(Permission::ReadOrders)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
@@ -260,7 +261,7 @@ pub async fn checkins(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(params): Query<ReportParams>,
+    ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<ApiJson<CheckinReport>> {
     access.require(Permission::ReadOrders)?;
     let bucket_ms = crate::platform::validate::range(

@@ -15,6 +15,7 @@ pub mod json;
 pub mod metrics;
 pub mod one_time;
 pub mod pagination;
+pub mod query;
 pub mod ratelimit;
 pub mod secrets;
 pub mod sessions;

@@ -347,3 +347,84 @@ async fn nul_characters_are_refused_before_any_query(app: TestApp) {
         .expect(201);
     assert_eq!(key["name"], "a\\u0000b");
 }
+
+on_both_databases!(bad_query_strings_paths_and_encodings_are_problems);
+
+async fn bad_query_strings_paths_and_encodings_are_problems(app: TestApp) {
+    use serde_json::json;
+
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let store = Auth::Internal(owner.org_id.clone());
+    for (path, who, field) in [
+        ("/admin/members?limit=abc".to_string(), &auth, "limit"),
+        ("/admin/audit-log?limit=1.5".into(), &auth, "limit"),
+        ("/admin/orders?limit=-".into(), &auth, "limit"),
+        ("/admin/discounts?limit=1e3".into(), &auth, "limit"),
+        ("/consumer/events?limit=many".into(), &store, "limit"),
+        (
+            format!("/admin/events/{}/guests?limit=x", ev.event_id),
+            &auth,
+            "limit",
+        ),
+        (
+            format!("/admin/events/{}/checkins?bucket_minutes=x", ev.event_id),
+            &auth,
+            "bucket_minutes",
+        ),
+    ] {
+        let problem = app
+            .get(&path, who)
+            .await
+            .expect_problem(400, "invalid_query");
+        assert_eq!(problem["field"], field, "{path}: {problem:#}");
+    }
+    let before = (app.count("guests").await, app.count("audit_log").await);
+    app.post_text(
+        &format!(
+            "/admin/events/{}/guest-list/import?send_email=perhaps",
+            ev.event_id
+        ),
+        &auth,
+        "text/csv",
+        "name,email,ticket_type\n",
+    )
+    .await
+    .expect_problem(400, "invalid_query");
+    // A CSV that is not UTF-8 (`é` in Latin-1).
+    let mut latin1 = b"name,email,ticket_type\nRen\xe9,ren@example.com,".to_vec();
+    latin1.extend_from_slice(ev.ticket_type_id.as_bytes());
+    latin1.push(b'\n');
+    let problem = app
+        .call_raw(
+            reqwest::Method::POST,
+            &format!(
+                "/admin/events/{}/guest-list/import?send_email=false",
+                ev.event_id
+            ),
+            &auth,
+            "text/csv",
+            latin1,
+        )
+        .await
+        .expect_problem(400, "invalid_body");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("UTF-8"),
+        "{problem:#}"
+    );
+    assert_eq!(
+        (app.count("guests").await, app.count("audit_log").await),
+        before
+    );
+    // A path segment that does not decode to UTF-8.
+    for path in [
+        "/admin/events/%FF",
+        "/t/%C3%28",
+        "/admin/events/%E2%82/ticket-types",
+    ] {
+        app.get(path, &auth)
+            .await
+            .expect_problem(400, "invalid_path");
+    }
+}
