@@ -327,14 +327,21 @@ fn opt_limit(field: &str, value: i64) -> ApiResult<Option<i64>> {
 /// Applies `input` to `row`, checking every field and the rules between them.
 fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     if let Some(title) = &input.title {
-        row.title_json = serde_json::to_string(&validate::localized("title", title, 200, true)?)
-            .unwrap_or_default();
+        row.title_json = serde_json::to_string(&validate::localized(
+            "title",
+            title,
+            200,
+            validate::Lines::One,
+            true,
+        )?)
+        .unwrap_or_default();
     }
     if let Some(description) = &input.description {
         row.description_json = serde_json::to_string(&validate::localized(
             "description",
             description,
             20_000,
+            validate::Lines::Many,
             false,
         )?)
         .unwrap_or_default();
@@ -350,18 +357,18 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     }
     if let Some(venue) = input.venue {
         let name = validate::text("venue.name", &venue.name, 200)?;
-        let city = venue
-            .city
-            .as_deref()
-            .map(|c| validate::text("venue.city", c, 100))
-            .transpose()?;
+        let city = validate::opt_text("venue.city", venue.city.as_deref(), 100)?;
+        let address = validate::opt_text("venue.address", venue.address.as_deref(), 500)?;
+        let id = validate::opt_text("venue.id", venue.id.as_deref(), 100)?;
         if let Some(capacity) = venue.capacity {
             validate::range("venue.capacity", capacity, 0, 10_000_000)?;
         }
         row.city = city.clone();
         let venue = VenueRef {
+            id,
             name,
             city,
+            address,
             ..venue
         };
         row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());

@@ -348,7 +348,11 @@ async fn nul_characters_are_refused_before_any_query(app: TestApp) {
     assert_eq!(key["name"], "a\\u0000b");
 }
 
-on_both_databases!(bad_query_strings_paths_and_encodings_are_problems);
+on_both_databases!(
+    bad_query_strings_paths_and_encodings_are_problems,
+    currencies_are_iso_4217_codes,
+    control_characters_are_refused_in_text,
+);
 
 async fn bad_query_strings_paths_and_encodings_are_problems(app: TestApp) {
     use serde_json::json;
@@ -427,4 +431,161 @@ async fn bad_query_strings_paths_and_encodings_are_problems(app: TestApp) {
             .await
             .expect_problem(400, "invalid_path");
     }
+}
+
+async fn currencies_are_iso_4217_codes(app: TestApp) {
+    use serde_json::json;
+
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let partner = app.partner("Kisum").await;
+    let kisum = Auth::bearer(&partner);
+    let provisioned = app
+        .post(
+            "/partner/organizations",
+            &kisum,
+            json!({ "name": "Java Jazz", "external_ref": "company-42" }),
+        )
+        .await
+        .expect(201);
+    let org_id = provisioned["organization"]["id"].as_str().unwrap();
+    let before = (
+        app.count("ticket_types").await,
+        app.count("discounts").await,
+        app.count("audit_log").await,
+    );
+    for bad in ["ZZZ", "XXX", "ABC", "idr", "IDRR"] {
+        let cases: Vec<(reqwest::Method, String, &Auth, serde_json::Value)> = vec![
+            (
+                reqwest::Method::PATCH,
+                "/admin/organization".into(),
+                &auth,
+                json!({ "currency": bad }),
+            ),
+            (
+                reqwest::Method::POST,
+                format!("/admin/events/{}/ticket-types", ev.event_id),
+                &auth,
+                json!({ "name": "VIP", "price": 1, "capacity": 1, "currency": bad }),
+            ),
+            (
+                reqwest::Method::POST,
+                "/admin/discounts".into(),
+                &auth,
+                json!({ "code": "FIXED", "kind": "fixed", "value": 100, "currency": bad }),
+            ),
+            (
+                reqwest::Method::PUT,
+                "/admin/points-program".into(),
+                &auth,
+                json!({ "earn_per": 1000, "point_value": 10, "expiry_days": 30, "currency": bad }),
+            ),
+            (
+                reqwest::Method::PUT,
+                format!("/partner/organizations/{org_id}/fee"),
+                &kisum,
+                json!({ "fixed": 0, "bps": 100, "min": 0, "max": null, "currency": bad }),
+            ),
+        ];
+        for (method, path, who, body) in cases {
+            let problem = app
+                .call(method.clone(), &path, who, Some(body))
+                .await
+                .expect_problem(400, "validation_failed");
+            assert_eq!(problem["field"], "currency", "{method} {path} {bad}");
+        }
+    }
+    assert_eq!(
+        (
+            app.count("ticket_types").await,
+            app.count("discounts").await,
+            app.count("audit_log").await,
+        ),
+        before
+    );
+    for good in ["USD", "EUR", "SGD", "JPY", "IDR"] {
+        app.patch("/admin/organization", &auth, json!({ "currency": good }))
+            .await
+            .expect(200);
+    }
+}
+
+async fn control_characters_are_refused_in_text(app: TestApp) {
+    use serde_json::json;
+
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let event_path = format!("/admin/events/{}", ev.event_id);
+    let before = app.count("audit_log").await;
+    for (body, field) in [
+        (
+            json!({ "description": { "en": "Doors open\u{7} at 7" } }),
+            "description",
+        ),
+        (
+            json!({ "description": { "id": "\u{1b}[31mred" } }),
+            "description",
+        ),
+        (
+            json!({ "description": { "en": "end\u{7f}" } }),
+            "description",
+        ),
+        (
+            json!({ "description": { "en": "next\u{85}line" } }),
+            "description",
+        ),
+        (json!({ "title": { "en": "Java\nJazz" } }), "title"),
+        (json!({ "title": { "en": "Java\tJazz" } }), "title"),
+        (
+            json!({ "venue": { "name": "JIExpo", "address": "Jl. \u{8}Benyamin" } }),
+            "venue.address",
+        ),
+        (json!({ "venue": { "name": "JI\rExpo" } }), "venue.name"),
+    ] {
+        let problem = app
+            .patch(&event_path, &auth, body.clone())
+            .await
+            .expect_problem(400, "validation_failed");
+        assert_eq!(problem["field"], field, "{body}");
+    }
+    for (path, body, field) in [
+        (
+            format!("/admin/events/{}/ticket-types", ev.event_id),
+            json!({ "name": "V\u{0b}IP", "price": 1, "capacity": 1 }),
+            "name",
+        ),
+        (
+            format!("/admin/events/{}/guest-list", ev.event_id),
+            json!({ "name": "Ana", "email": "ana@example.com", "ticket_type_id": ev.ticket_type_id, "note": "table\u{c}4", "send_email": false }),
+            "note",
+        ),
+        (
+            format!("/admin/events/{}/checkin-lists", ev.event_id),
+            json!({ "name": "Main\u{1f}" }),
+            "name",
+        ),
+    ] {
+        let problem = app
+            .post(&path, &auth, body)
+            .await
+            .expect_problem(400, "validation_failed");
+        assert_eq!(problem["field"], field, "{path}");
+    }
+    assert_eq!(app.count("audit_log").await, before, "nothing changed");
+    // Line breaks and tabs belong in descriptions; CRLF is kept as LF.
+    let event = app
+        .patch(
+            &event_path,
+            &auth,
+            json!({
+                "description": { "en": "Doors 19:00\r\n\tLine-up:\n- Ana" },
+                "venue": { "name": "JIExpo", "address": "Jl. Benyamin Sueb, Jakarta" },
+            }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(event["description"]["en"], "Doors 19:00\n\tLine-up:\n- Ana");
+    assert_eq!(event["venue"]["address"], "Jl. Benyamin Sueb, Jakarta");
 }
