@@ -177,7 +177,7 @@ pub struct TicketTypeInput {
     pub sale_starts_at: Option<String>,
     /// `""` clears.
     pub sale_ends_at: Option<String>,
-    /// Default 1.
+    /// Default 1; never above a GA type's capacity (unless that is 0).
     pub min_per_order: Option<i64>,
     /// 0 clears.
     pub max_per_order: Option<i64>,
@@ -242,11 +242,25 @@ fn apply(row: &mut TicketTypeRow, input: &TicketTypeInput) -> ApiResult<()> {
 
 /// Add a ticket type to an event.
 #[utoipa::path(
+/// A GA type's smallest order must fit in its capacity, or no order could ever be placed
+/// (a capacity of 0, nothing on sale, is left alone).
+fn check_min_fits(min_per_order: i64, capacity: i64) -> ApiResult<()> {
+    if capacity > 0 && min_per_order > capacity {
+        return Err(ApiError::rule(
+            "min_above_capacity",
+            format!(
+                "min_per_order ({min_per_order}) is above the capacity ({capacity}): no order could be placed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
     post, path = "/admin/events/{event_id}/ticket-types", tag = "events",
     params(("event_id" = String, Path)),
     request_body = TicketTypeInput,
     responses((status = 201, body = TicketType), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 422, description = "The kind does not fit the event's mode (`mode_conflict`)", body = Problem)),
+        (status = 422, description = "The kind does not fit the event's mode (`mode_conflict`), or `min_per_order` is above the capacity (`min_above_capacity`)", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -317,6 +331,9 @@ pub async fn create(
     apply(&mut row, &input)?;
     sqlx::query(
         "INSERT INTO ticket_types (id, organization_id, event_id, name, kind, price, currency, \
+    if kind == "ga" {
+        check_min_fits(row.min_per_order, capacity)?;
+    }
          sale_starts_at, sale_ends_at, min_per_order, max_per_order, unlock_code, sort_order, \
          created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
@@ -365,7 +382,7 @@ pub async fn create(
     params(("ticket_type_id" = String, Path)),
     request_body = TicketTypeInput,
     responses((status = 200, body = TicketType), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 422, description = "Capacity below sold + held (`capacity_below_committed`)", body = Problem)),
+        (status = 422, description = "Capacity below sold + held (`capacity_below_committed`), or `min_per_order` above the capacity (`min_above_capacity`)", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -400,6 +417,16 @@ pub async fn update(
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE ticket_types SET name = $1, price = $2, sale_starts_at = $3, sale_ends_at = $4, \
+    if row.kind == "ga" && (input.capacity.is_some() || input.min_per_order.is_some()) {
+        let capacity = match input.capacity {
+            Some(capacity) => validate::range("capacity", capacity, 0, MAX_CAPACITY)?,
+            // Locked, so a capacity change running at once cannot slip under the minimum.
+            None => pools::lock(&state.db, &mut tx, &row.id)
+                .await?
+                .map_or(0, |pool| pool.capacity),
+        };
+        check_min_fits(row.min_per_order, capacity)?;
+    }
          min_per_order = $5, max_per_order = $6, unlock_code = $7, sort_order = $8, updated_at = $9 \
          WHERE id = $10 AND organization_id = $11",
     )

@@ -352,6 +352,8 @@ on_both_databases!(
     bad_query_strings_paths_and_encodings_are_problems,
     currencies_are_iso_4217_codes,
     control_characters_are_refused_in_text,
+    discounts_name_only_the_organizations_events_and_types,
+    min_per_order_never_exceeds_capacity,
 );
 
 async fn bad_query_strings_paths_and_encodings_are_problems(app: TestApp) {
@@ -588,4 +590,154 @@ async fn control_characters_are_refused_in_text(app: TestApp) {
         .expect(200);
     assert_eq!(event["description"]["en"], "Doors 19:00\n\tLine-up:\n- Ana");
     assert_eq!(event["venue"]["address"], "Jl. Benyamin Sueb, Jakarta");
+}
+
+async fn discounts_name_only_the_organizations_events_and_types(app: TestApp) {
+    use serde_json::json;
+
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let other_event = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let stranger = app.signup("stranger@example.com").await;
+    let foreign = app.ga_event(&stranger, 10, json!({}), json!({})).await;
+    let before = (app.count("discounts").await, app.count("audit_log").await);
+    let base = json!({ "code": "SAVE10", "kind": "percent", "value": 1000 });
+    let with = |extra: serde_json::Value| {
+        let mut body = base.clone();
+        crate::helpers::merge(&mut body, extra);
+        body
+    };
+    for extra in [
+        json!({ "event_ids": ["no-such-event"] }),
+        json!({ "event_ids": [ev.event_id, foreign.event_id] }),
+        json!({ "ticket_type_ids": ["no-such-type"] }),
+        json!({ "ticket_type_ids": [foreign.ticket_type_id] }),
+    ] {
+        app.post("/admin/discounts", &auth, with(extra.clone()))
+            .await
+            .expect_problem(404, "not_found");
+    }
+    // A ticket type of an event the code is not for could never be discounted.
+    let problem = app
+        .post(
+            "/admin/discounts",
+            &auth,
+            with(json!({ "event_ids": [ev.event_id], "ticket_type_ids": [other_event.ticket_type_id] })),
+        )
+        .await
+        .expect_problem(400, "validation_failed");
+    assert_eq!(problem["field"], "ticket_type_ids");
+    for field in ["max_uses", "max_uses_per_buyer"] {
+        let problem = app
+            .post("/admin/discounts", &auth, with(json!({ field: 0 })))
+            .await
+            .expect_problem(400, "validation_failed");
+        assert_eq!(problem["field"], field);
+    }
+    assert_eq!(
+        (app.count("discounts").await, app.count("audit_log").await),
+        before,
+        "refused discounts wrote nothing"
+    );
+
+    let created = app
+        .post(
+            "/admin/discounts",
+            &auth,
+            with(json!({ "event_ids": [ev.event_id], "ticket_type_ids": [ev.ticket_type_id], "max_uses": 5, "max_uses_per_buyer": 1 })),
+        )
+        .await
+        .expect(201);
+    let path = format!("/admin/discounts/{}", created["id"].as_str().unwrap());
+    for body in [
+        json!({ "event_ids": [foreign.event_id] }),
+        json!({ "ticket_type_ids": [foreign.ticket_type_id] }),
+    ] {
+        app.patch(&path, &auth, body)
+            .await
+            .expect_problem(404, "not_found");
+    }
+    app.patch(&path, &auth, json!({ "max_uses": 0 }))
+        .await
+        .expect_problem(400, "validation_failed");
+    // Changing the events alone re-checks the ticket types the code already names.
+    app.patch(&path, &auth, json!({ "event_ids": [other_event.event_id] }))
+        .await
+        .expect_problem(400, "validation_failed");
+    // `null` clears a limit.
+    let cleared = app
+        .patch(
+            &path,
+            &auth,
+            json!({ "max_uses": null, "max_uses_per_buyer": null }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(cleared["max_uses"], serde_json::Value::Null);
+    assert_eq!(cleared["max_uses_per_buyer"], serde_json::Value::Null);
+    assert_eq!(cleared["event_ids"], json!([ev.event_id]));
+    // Omitting a field leaves it as it is.
+    let kept = app
+        .patch(&path, &auth, json!({ "max_uses": 3 }))
+        .await
+        .expect(200);
+    assert_eq!(kept["max_uses"], 3);
+    let kept = app
+        .patch(&path, &auth, json!({ "value": 500 }))
+        .await
+        .expect(200);
+    assert_eq!(kept["max_uses"], 3);
+}
+
+async fn min_per_order_never_exceeds_capacity(app: TestApp) {
+    use serde_json::json;
+
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let create = format!("/admin/events/{}/ticket-types", ev.event_id);
+    let before = app.count("ticket_types").await;
+    app.post(
+        &create,
+        &auth,
+        json!({ "name": "Table", "price": 1, "capacity": 5, "min_per_order": 6 }),
+    )
+    .await
+    .expect_problem(422, "min_above_capacity");
+    assert_eq!(app.count("ticket_types").await, before);
+    let table = app
+        .post(
+            &create,
+            &auth,
+            json!({ "name": "Table", "price": 1, "capacity": 5, "min_per_order": 5 }),
+        )
+        .await
+        .expect(201);
+    let path = format!("/admin/ticket-types/{}", table["id"].as_str().unwrap());
+    app.patch(&path, &auth, json!({ "min_per_order": 6 }))
+        .await
+        .expect_problem(422, "min_above_capacity");
+    app.patch(&path, &auth, json!({ "capacity": 4 }))
+        .await
+        .expect_problem(422, "min_above_capacity");
+    let changed = app
+        .patch(&path, &auth, json!({ "capacity": 8, "min_per_order": 8 }))
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            changed["capacity"].as_i64(),
+            changed["min_per_order"].as_i64()
+        ),
+        (Some(8), Some(8))
+    );
+    // Capacity 0 sells nothing whatever the minimum, so it stays allowed.
+    app.post(
+        &create,
+        &auth,
+        json!({ "name": "Closed", "price": 1, "capacity": 0 }),
+    )
+    .await
+    .expect(201);
 }
