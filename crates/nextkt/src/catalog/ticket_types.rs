@@ -15,6 +15,8 @@ use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams, position_key};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -240,8 +242,6 @@ fn apply(row: &mut TicketTypeRow, input: &TicketTypeInput) -> ApiResult<()> {
     Ok(())
 }
 
-/// Add a ticket type to an event.
-#[utoipa::path(
 /// A GA type's smallest order must fit in its capacity, or no order could ever be placed
 /// (a capacity of 0, nothing on sale, is left alone).
 fn check_min_fits(min_per_order: i64, capacity: i64) -> ApiResult<()> {
@@ -256,6 +256,8 @@ fn check_min_fits(min_per_order: i64, capacity: i64) -> ApiResult<()> {
     Ok(())
 }
 
+/// Add a ticket type to an event.
+#[utoipa::path(
     post, path = "/admin/events/{event_id}/ticket-types", tag = "events",
     params(("event_id" = String, Path)),
     request_body = TicketTypeInput,
@@ -329,11 +331,11 @@ pub async fn create(
         return Err(ApiError::invalid("price", "required (0 for free tickets)"));
     }
     apply(&mut row, &input)?;
-    sqlx::query(
-        "INSERT INTO ticket_types (id, organization_id, event_id, name, kind, price, currency, \
     if kind == "ga" {
         check_min_fits(row.min_per_order, capacity)?;
     }
+    sqlx::query(
+        "INSERT INTO ticket_types (id, organization_id, event_id, name, kind, price, currency, \
          sale_starts_at, sale_ends_at, min_per_order, max_per_order, unlock_code, sort_order, \
          created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
@@ -415,8 +417,6 @@ pub async fn update(
     apply(&mut row, &input)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "UPDATE ticket_types SET name = $1, price = $2, sale_starts_at = $3, sale_ends_at = $4, \
     if row.kind == "ga" && (input.capacity.is_some() || input.min_per_order.is_some()) {
         let capacity = match input.capacity {
             Some(capacity) => validate::range("capacity", capacity, 0, MAX_CAPACITY)?,
@@ -427,6 +427,8 @@ pub async fn update(
         };
         check_min_fits(row.min_per_order, capacity)?;
     }
+    sqlx::query(
+        "UPDATE ticket_types SET name = $1, price = $2, sale_starts_at = $3, sale_ends_at = $4, \
          min_per_order = $5, max_per_order = $6, unlock_code = $7, sort_order = $8, updated_at = $9 \
          WHERE id = $10 AND organization_id = $11",
     )
@@ -466,22 +468,37 @@ pub async fn update(
     Ok(ApiJson(updated))
 }
 
-/// An event's ticket types with their inventory.
+/// An event's ticket types with their inventory, in their `sort_order` (then creation).
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/ticket-types", tag = "events",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<TicketType>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<TicketType>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<TicketType>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<TicketType>>> {
     access.require(Permission::ReadOrganization)?;
+    let page = page.parse()?;
+    let (after_order, after_id) = page.position()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
-    let rows = of_event(&state.db, &event.id).await?;
-    Ok(ApiJson(
-        with_inventory(&state.db, rows, state.clock.now_ms()).await?,
-    ))
+    let rows: Vec<TicketTypeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TICKET_TYPE_COLUMNS} FROM ticket_types WHERE event_id = $1 \
+         AND ($3 = '' OR sort_order > $2 OR (sort_order = $2 AND id > $3)) \
+         ORDER BY sort_order, id LIMIT $4"
+    )))
+    .bind(event.id.clone())
+    .bind(after_order)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let page = page.finish_keyed(rows, |r| position_key(r.sort_order, &r.id));
+    Ok(ApiJson(Page {
+        items: with_inventory(&state.db, page.items, state.clock.now_ms()).await?,
+        next_cursor: page.next_cursor,
+    }))
 }

@@ -851,23 +851,29 @@ pub async fn cart_order(
 /// The logged-in buyer's tickets, newest first.
 #[utoipa::path(
     get, path = "/consumer/tickets", tag = "checkout",
-    responses((status = 200, body = Vec<Ticket>), (status = 401, body = Problem)),
+    params(PageParams),
+    responses((status = 200, body = Page<Ticket>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("internal_key" = [], "tenant" = [], "buyer" = []), ("storefront_key" = [], "buyer" = []))
 )]
 pub async fn my_tickets(
     State(state): State<AppState>,
     buyer: BuyerAccess,
-) -> ApiResult<ApiJson<Vec<Ticket>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Ticket>>> {
+    let page = page.parse()?;
     let rows: Vec<tickets::TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM tickets t WHERE t.order_id IN (SELECT id FROM orders WHERE buyer_id = $1 \
-         AND organization_id = $2) ORDER BY t.id DESC LIMIT 500",
+         AND organization_id = $2) AND ($3 = '' OR t.id < $3) ORDER BY t.id DESC LIMIT $4",
         tickets::ticket_columns_of("t")
     )))
     .bind(buyer.buyer_id.clone())
     .bind(buyer.org.id.clone())
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
     Ok(ApiJson(
-        rows.iter().map(|t| t.to_api(&state.base_url)).collect(),
+        page.finish(rows, |t| &t.id)
+            .map(|t| t.to_api(&state.base_url)),
     ))
 }

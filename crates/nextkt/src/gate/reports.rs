@@ -368,32 +368,36 @@ pub struct Conflict {
 }
 
 /// Offline scans that let in someone the server refuses (two people on one ticket, a
-/// revoked code, ...).
+/// revoked code, ...), oldest first.
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/scan-conflicts", tag = "gate",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<Conflict>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<Conflict>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn conflicts(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<Conflict>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Conflict>>> {
     access.require(Permission::ReadOrders)?;
+    let page = page.parse()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let mut rows: Vec<Conflict> = sqlx::query_as(
         "SELECT c.id, c.kind, c.list_id, c.ticket_id, c.scan_id, s.gate, s.device_id, s.scanned_at AS scanned_ms, \
          k.first_gate, k.first_at AS first_ms FROM scan_conflicts c JOIN scans s ON s.id = c.scan_id \
          LEFT JOIN ticket_checkins k ON k.ticket_id = c.ticket_id AND k.list_id = c.list_id \
-         WHERE c.event_id = $1 ORDER BY c.created_at, c.id LIMIT 1000",
+         WHERE c.event_id = $1 AND ($2 = '' OR c.id > $2) ORDER BY c.id LIMIT $3",
     )
     .bind(event.id.clone())
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
     for r in &mut rows {
         r.scanned_at = rfc3339(r.scanned_ms);
         r.first_at = opt_rfc3339(r.first_ms);
     }
-    Ok(ApiJson(rows))
+    Ok(ApiJson(page.finish(rows, |r| &r.id)))
 }

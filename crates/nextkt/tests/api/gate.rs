@@ -367,7 +367,7 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
     )
     .await
     .expect_problem(401, "invalid_credentials");
-    let listed = app.get("/admin/devices", &gate_auth).await.expect(200);
+    let listed = app.get("/admin/devices", &gate_auth).await.expect(200)["items"].clone();
     assert_eq!(listed[0]["status"], "revoked");
 }
 
