@@ -96,22 +96,33 @@ async fn issue(client: &reqwest::Client, base: &str, tickets: u64) -> anyhow::Re
             resp.text().await?
         );
     }
-    let list: Value = client
-        .get(format!(
-            "{base}/admin/events/{}/guest-list",
-            target.event_id
-        ))
-        .bearer_auth(&target.admin)
-        .send()
-        .await?
-        .json()
-        .await?;
     let mut qrs = Vec::new();
     let mut holders = Vec::new();
-    for guest in list.as_array().context("guest list")? {
-        for ticket in guest["tickets"].as_array().context("guest tickets")? {
-            qrs.push(ticket["qr_payload"].as_str().context("qr")?.to_string());
-            holders.push(guest["name"].as_str().context("name")?.to_string());
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!(
+            "{base}/admin/events/{}/guest-list?limit=200",
+            target.event_id
+        );
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: Value = client
+            .get(url)
+            .bearer_auth(&target.admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        for guest in page["items"].as_array().context("guest list")? {
+            for ticket in guest["tickets"].as_array().context("guest tickets")? {
+                qrs.push(ticket["qr_payload"].as_str().context("qr")?.to_string());
+                holders.push(guest["name"].as_str().context("name")?.to_string());
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
         }
     }
     anyhow::ensure!(qrs.len() as u64 == tickets, "{} tickets issued", qrs.len());

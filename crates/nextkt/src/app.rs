@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -29,8 +30,10 @@ use crate::platform::config::ServeConfig;
 use crate::platform::db::Db;
 use crate::platform::error::ApiError;
 use crate::platform::ratelimit::AuthLimits;
+use crate::platform::secrets::same_secret;
 use crate::platform::sessions::Lifetimes;
-use crate::platform::{docs_page, idempotency, metrics as http_metrics};
+use crate::platform::{docs_page, guard, idempotency, metrics as http_metrics};
+use crate::tenancy::access::{bearer, invalid_credentials, missing_credentials};
 use crate::tenancy::{api_keys, audit, members, operators, organizations, partners};
 use crate::tickets::page as ticket_page;
 
@@ -109,6 +112,17 @@ impl utoipa::Modify for SecuritySchemes {
                     .description(Some(
                         "An operator access token (`nkt_oa_…`) or an organization API key (`nkt_live_…`, `nkt_test_…`); \
                          partner routes take a partner key (`nkt_partner_…`).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The server's `--metrics-token`, when one is set (otherwise /metrics is open).",
                     ))
                     .build(),
             ),
@@ -258,6 +272,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
@@ -270,6 +285,7 @@ pub fn router(state: AppState) -> Router {
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let docs_html = Arc::new(docs_page::render(&openapi));
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let max_body_bytes = state.config.max_body_bytes;
     api.route(
         "/openapi.json",
         axum::routing::get(move || {
@@ -289,7 +305,6 @@ pub fn router(state: AppState) -> Router {
             async move { Html(html.as_ref().clone()) }
         }),
     )
-    .route("/metrics", axum::routing::get(metrics_text))
     .route_layer(middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,
@@ -298,6 +313,9 @@ pub fn router(state: AppState) -> Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+    .layer(middleware::from_fn(move |req: Request, next: Next| {
+        guard::layer(max_body_bytes, req, next)
+    }))
     .layer(middleware::from_fn(move |req: Request, next: Next| {
         with_timeout(timeout, req, next)
     }))
@@ -367,7 +385,37 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>,
     }
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+/// Who may read `/metrics`: anyone, or, with `--metrics-token`, the bearer of that token.
+pub struct MetricsAccess;
+
+impl FromRequestParts<AppState> for MetricsAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = state.config.metrics_token.as_deref() else {
+            return Ok(MetricsAccess);
+        };
+        let presented = bearer(parts).ok_or_else(missing_credentials)?;
+        if same_secret(presented, expected) {
+            Ok(MetricsAccess)
+        } else {
+            Err(invalid_credentials())
+        }
+    }
+}
+
+/// Prometheus metrics (text format): requests by route pattern, method and status, their
+/// durations, inventory audit and scan counters. No ids or personal data. Open unless the
+/// server is started with `--metrics-token`; then it takes `Authorization: Bearer <token>`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "platform",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+        (status = 401, description = "A metrics token is set and was not sent (`missing_credentials`) or is wrong (`invalid_credentials`)", body = crate::platform::error::Problem),
+    ),
+    security((), ("metrics_token" = []))
+)]
+pub async fn metrics_text(State(state): State<AppState>, _access: MetricsAccess) -> Response {
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +16,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::new_token;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
@@ -332,14 +333,21 @@ fn opt_limit(field: &str, value: i64) -> ApiResult<Option<i64>> {
 /// Applies `input` to `row`, checking every field and the rules between them.
 fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     if let Some(title) = &input.title {
-        row.title_json = serde_json::to_string(&validate::localized("title", title, 200, true)?)
-            .unwrap_or_default();
+        row.title_json = serde_json::to_string(&validate::localized(
+            "title",
+            title,
+            200,
+            validate::Lines::One,
+            true,
+        )?)
+        .unwrap_or_default();
     }
     if let Some(description) = &input.description {
         row.description_json = serde_json::to_string(&validate::localized(
             "description",
             description,
             20_000,
+            validate::Lines::Many,
             false,
         )?)
         .unwrap_or_default();
@@ -355,18 +363,18 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     }
     if let Some(venue) = input.venue {
         let name = validate::text("venue.name", &venue.name, 200)?;
-        let city = venue
-            .city
-            .as_deref()
-            .map(|c| validate::text("venue.city", c, 100))
-            .transpose()?;
+        let city = validate::opt_text("venue.city", venue.city.as_deref(), 100)?;
+        let address = validate::opt_text("venue.address", venue.address.as_deref(), 500)?;
+        let id = validate::opt_text("venue.id", venue.id.as_deref(), 100)?;
         if let Some(capacity) = venue.capacity {
             validate::range("venue.capacity", capacity, 0, 10_000_000)?;
         }
         row.city = city.clone();
         let venue = VenueRef {
+            id,
             name,
             city,
+            address,
             ..venue
         };
         row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
@@ -736,7 +744,7 @@ pub async fn get(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Event>>> {
     access.require(Permission::ReadOrganization)?;
     let page = page.parse()?;

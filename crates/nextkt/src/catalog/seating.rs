@@ -15,6 +15,8 @@ use crate::platform::db::{Db, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams, position_key};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -149,6 +151,15 @@ pub async fn sections_of(db: &Db, event_id: &str) -> Result<Vec<Section>, sqlx::
     .bind(event_id.to_string())
     .fetch_all(&db.pool)
     .await?;
+    Ok(with_seats(event_id, sections, seats))
+}
+
+/// Sections (id, name, sort order) with their seats, in the sections' order.
+fn with_seats(
+    event_id: &str,
+    sections: Vec<(String, String, i64)>,
+    seats: Vec<SeatRow>,
+) -> Vec<Section> {
     let mut out: Vec<Section> = sections
         .into_iter()
         .map(|(id, name, sort_order)| Section {
@@ -159,12 +170,17 @@ pub async fn sections_of(db: &Db, event_id: &str) -> Result<Vec<Section>, sqlx::
             seats: Vec::new(),
         })
         .collect();
+    let index: std::collections::HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
     for seat in seats {
-        if let Some(section) = out.iter_mut().find(|s| s.id == seat.section_id) {
-            section.seats.push(seat.into());
+        if let Some(&i) = index.get(&seat.section_id) {
+            out[i].seats.push(seat.into());
         }
     }
-    Ok(out)
+    out
 }
 
 /// Add a section with its seats, from a compact layout.
@@ -295,21 +311,54 @@ pub async fn create_section(
     ))
 }
 
-/// An event's sections and seats.
+/// An event's sections and seats, in the sections' `sort_order` (then creation).
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/sections", tag = "seating",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<Section>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<Section>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn list_sections(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<Section>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Section>>> {
     access.require(Permission::ReadOrganization)?;
+    let page = page.parse()?;
+    let (after_order, after_id) = page.position()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
-    Ok(ApiJson(sections_of(&state.db, &event.id).await?))
+    let sections: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, name, sort_order FROM sections WHERE event_id = $1 \
+         AND ($3 = '' OR sort_order > $2 OR (sort_order = $2 AND id > $3)) \
+         ORDER BY sort_order, id LIMIT $4",
+    )
+    .bind(event.id.clone())
+    .bind(after_order)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let page = page.finish_keyed(sections, |(id, _, order)| position_key(*order, id));
+    let seats: Vec<SeatRow> = if page.items.is_empty() {
+        Vec::new()
+    } else {
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, section_id, row_label, seat_number, ticket_type_id, blocked FROM seats \
+             WHERE event_id = $1 AND section_id IN ({}) ORDER BY section_id, sort_order",
+            placeholder_list(2, page.items.len())
+        )))
+        .persistent(false)
+        .bind(event.id.clone());
+        for (id, _, _) in &page.items {
+            query = query.bind(id.clone());
+        }
+        query.fetch_all(&state.db.pool).await?
+    };
+    Ok(ApiJson(Page {
+        items: with_seats(&event.id, page.items, seats),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,6 +19,7 @@ use crate::platform::clock::opt_rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -52,7 +53,7 @@ fn public(row: EventRow) -> Event {
 pub async fn list(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
-    Query(filter): Query<EventFilter>,
+    ApiQuery(filter): ApiQuery<EventFilter>,
 ) -> ApiResult<ApiJson<Page<Event>>> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
     validate::range("limit", limit, 1, MAX_LIMIT)?;
@@ -154,7 +155,7 @@ pub async fn get(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
     Path(event_id): Path<String>,
-    Query(access): Query<EventAccess>,
+    ApiQuery(access): ApiQuery<EventAccess>,
 ) -> ApiResult<ApiJson<Event>> {
     let row = visible_event(
         &state,
@@ -219,7 +220,7 @@ pub async fn inventory(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
     Path(event_id): Path<String>,
-    Query(access): Query<EventAccess>,
+    ApiQuery(access): ApiQuery<EventAccess>,
 ) -> ApiResult<ApiJson<Inventory>> {
     let (event, types) = visible_offer(&state, &storefront.org.id, &event_id, &access).await?;
     let shown: HashSet<String> = types.iter().map(|t| t.id.clone()).collect();
@@ -292,7 +293,7 @@ pub async fn availability(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
     Path(event_id): Path<String>,
-    Query(access): Query<EventAccess>,
+    ApiQuery(access): ApiQuery<EventAccess>,
 ) -> ApiResult<ApiJson<Availability>> {
     let (event, types) = visible_offer(&state, &storefront.org.id, &event_id, &access).await?;
     let now = state.clock.now_ms();

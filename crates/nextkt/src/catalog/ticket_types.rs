@@ -15,6 +15,8 @@ use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams, position_key};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -177,7 +179,7 @@ pub struct TicketTypeInput {
     pub sale_starts_at: Option<String>,
     /// `""` clears.
     pub sale_ends_at: Option<String>,
-    /// Default 1.
+    /// Default 1; never above a GA type's capacity (unless that is 0).
     pub min_per_order: Option<i64>,
     /// 0 clears.
     pub max_per_order: Option<i64>,
@@ -240,13 +242,27 @@ fn apply(row: &mut TicketTypeRow, input: &TicketTypeInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// A GA type's smallest order must fit in its capacity, or no order could ever be placed
+/// (a capacity of 0, nothing on sale, is left alone).
+fn check_min_fits(min_per_order: i64, capacity: i64) -> ApiResult<()> {
+    if capacity > 0 && min_per_order > capacity {
+        return Err(ApiError::rule(
+            "min_above_capacity",
+            format!(
+                "min_per_order ({min_per_order}) is above the capacity ({capacity}): no order could be placed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Add a ticket type to an event.
 #[utoipa::path(
     post, path = "/admin/events/{event_id}/ticket-types", tag = "events",
     params(("event_id" = String, Path)),
     request_body = TicketTypeInput,
     responses((status = 201, body = TicketType), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 422, description = "The kind does not fit the event's mode (`mode_conflict`)", body = Problem)),
+        (status = 422, description = "The kind does not fit the event's mode (`mode_conflict`), or `min_per_order` is above the capacity (`min_above_capacity`)", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn create(
@@ -322,6 +338,9 @@ pub async fn create(
         return Err(ApiError::invalid("price", "required (0 for free tickets)"));
     }
     apply(&mut row, &input)?;
+    if kind == "ga" {
+        check_min_fits(row.min_per_order, capacity)?;
+    }
     sqlx::query(
         "INSERT INTO ticket_types (id, organization_id, event_id, name, kind, price, currency, \
          sale_starts_at, sale_ends_at, min_per_order, max_per_order, unlock_code, sort_order, \
@@ -372,7 +391,7 @@ pub async fn create(
     params(("ticket_type_id" = String, Path)),
     request_body = TicketTypeInput,
     responses((status = 200, body = TicketType), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 422, description = "Capacity below sold + held (`capacity_below_committed`)", body = Problem)),
+        (status = 422, description = "Capacity below sold + held (`capacity_below_committed`), or `min_per_order` above the capacity (`min_above_capacity`)", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -405,6 +424,16 @@ pub async fn update(
     apply(&mut row, &input)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    if row.kind == "ga" && (input.capacity.is_some() || input.min_per_order.is_some()) {
+        let capacity = match input.capacity {
+            Some(capacity) => validate::range("capacity", capacity, 0, MAX_CAPACITY)?,
+            // Locked, so a capacity change running at once cannot slip under the minimum.
+            None => pools::lock(&state.db, &mut tx, &row.id)
+                .await?
+                .map_or(0, |pool| pool.capacity),
+        };
+        check_min_fits(row.min_per_order, capacity)?;
+    }
     sqlx::query(
         "UPDATE ticket_types SET name = $1, price = $2, sale_starts_at = $3, sale_ends_at = $4, \
          min_per_order = $5, max_per_order = $6, unlock_code = $7, sort_order = $8, updated_at = $9 \
@@ -446,22 +475,37 @@ pub async fn update(
     Ok(ApiJson(updated))
 }
 
-/// An event's ticket types with their inventory.
+/// An event's ticket types with their inventory, in their `sort_order` (then creation).
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/ticket-types", tag = "events",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<TicketType>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<TicketType>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<TicketType>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<TicketType>>> {
     access.require(Permission::ReadOrganization)?;
+    let page = page.parse()?;
+    let (after_order, after_id) = page.position()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
-    let rows = of_event(&state.db, &event.id).await?;
-    Ok(ApiJson(
-        with_inventory(&state.db, rows, state.clock.now_ms()).await?,
-    ))
+    let rows: Vec<TicketTypeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TICKET_TYPE_COLUMNS} FROM ticket_types WHERE event_id = $1 \
+         AND ($3 = '' OR sort_order > $2 OR (sort_order = $2 AND id > $3)) \
+         ORDER BY sort_order, id LIMIT $4"
+    )))
+    .bind(event.id.clone())
+    .bind(after_order)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(&state.db.pool)
+    .await?;
+    let page = page.finish_keyed(rows, |r| position_key(r.sort_order, &r.id));
+    Ok(ApiJson(Page {
+        items: with_inventory(&state.db, page.items, state.clock.now_ms()).await?,
+        next_cursor: page.next_cursor,
+    }))
 }

@@ -1,6 +1,6 @@
 //! Orders for operators: search, detail, resend the confirmation, cancel an unpaid order.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -12,6 +12,7 @@ use crate::notify::outbox::{self, Email};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;
@@ -38,7 +39,7 @@ pub struct OrderFilter {
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(filter): Query<OrderFilter>,
+    ApiQuery(filter): ApiQuery<OrderFilter>,
 ) -> ApiResult<ApiJson<Page<Order>>> {
     access.require(Permission::ReadOrders)?;
     let page = PageParams {

@@ -3,7 +3,7 @@
 //! quantity. Checked when a buyer applies a code to a cart and again whenever the cart is
 //! priced; uses are counted when an order is paid.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,11 +11,12 @@ use utoipa::ToSchema;
 use super::pricing::{BPS, DiscountRule};
 use crate::app::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
-use crate::platform::db::Db;
+use crate::platform::db::{Db, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -223,10 +224,14 @@ pub struct DiscountInput {
     pub starts_at: Option<String>,
     /// `""` clears.
     pub ends_at: Option<String>,
-    /// 0 clears.
-    pub max_uses: Option<i64>,
-    /// 0 clears.
-    pub max_uses_per_buyer: Option<i64>,
+    /// Uses in all, at least 1; `null` clears (no limit).
+    #[serde(default, deserialize_with = "crate::platform::json::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub max_uses: Option<Option<i64>>,
+    /// Uses per buyer, at least 1; `null` clears (no limit).
+    #[serde(default, deserialize_with = "crate::platform::json::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub max_uses_per_buyer: Option<Option<i64>>,
     pub min_quantity: Option<i64>,
     /// false disables the code.
     pub active: Option<bool>,
@@ -279,11 +284,14 @@ fn apply(row: &mut DiscountRow, input: &DiscountInput, now: Millis) -> ApiResult
         row.ends_at = opt_time("ends_at", at)?;
     }
     if let Some(n) = input.max_uses {
-        row.max_uses = (validate::range("max_uses", n, 0, 10_000_000)? > 0).then_some(n);
+        row.max_uses = n
+            .map(|n| validate::range("max_uses", n, 1, 10_000_000))
+            .transpose()?;
     }
     if let Some(n) = input.max_uses_per_buyer {
-        row.max_uses_per_buyer =
-            (validate::range("max_uses_per_buyer", n, 0, 1_000)? > 0).then_some(n);
+        row.max_uses_per_buyer = n
+            .map(|n| validate::range("max_uses_per_buyer", n, 1, 1_000))
+            .transpose()?;
     }
     if let Some(n) = input.min_quantity {
         row.min_quantity = validate::range("min_quantity", n, 1, 1_000)?;
@@ -334,11 +342,67 @@ fn check_code(code: &str) -> ApiResult<String> {
     }
 }
 
+/// The events and ticket types a code names must be the organization's (404 otherwise, as
+/// for any id of another organization), and a ticket type must belong to one of the named
+/// events when events are named: a code for a type it can never meet would never apply.
+async fn check_targets(db: &Db, org_id: &str, row: &DiscountRow) -> ApiResult<()> {
+    let mut events = row.event_ids();
+    events.sort_unstable();
+    events.dedup();
+    if !events.is_empty() {
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM events WHERE organization_id = $1 AND id IN ({})",
+            placeholder_list(2, events.len())
+        )))
+        .persistent(false)
+        .bind(org_id.to_string());
+        for id in &events {
+            query = query.bind(id.clone());
+        }
+        let found = query.fetch_all(&db.pool).await?;
+        if let Some(missing) = events.iter().find(|id| !found.contains(id)) {
+            let mut err = ApiError::not_found(&format!("event {missing}"));
+            err.field = Some("event_ids".into());
+            return Err(err);
+        }
+    }
+    let mut types = row.ticket_type_ids();
+    types.sort_unstable();
+    types.dedup();
+    if !types.is_empty() {
+        let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
+            "SELECT id, event_id FROM ticket_types WHERE organization_id = $1 AND id IN ({})",
+            placeholder_list(2, types.len())
+        )))
+        .persistent(false)
+        .bind(org_id.to_string());
+        for id in &types {
+            query = query.bind(id.clone());
+        }
+        let found = query.fetch_all(&db.pool).await?;
+        for id in &types {
+            let Some((_, event_id)) = found.iter().find(|(t, _)| t == id) else {
+                let mut err = ApiError::not_found(&format!("ticket type {id}"));
+                err.field = Some("ticket_type_ids".into());
+                return Err(err);
+            };
+            if !events.is_empty() && !events.contains(event_id) {
+                return Err(ApiError::invalid(
+                    "ticket_type_ids",
+                    format!("{id} is not a ticket type of the code's events"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Create a discount code.
 #[utoipa::path(
     post, path = "/admin/discounts", tag = "discounts",
     request_body = DiscountInput,
     responses((status = 201, body = Discount), (status = 400, body = Problem),
+        (status = 404, description = "An event or ticket type named is not the organization's", body = Problem),
         (status = 409, description = "The code exists (`code_taken`)", body = Problem)),
     security(("bearer" = []))
 )]
@@ -379,6 +443,7 @@ pub async fn create(
         disabled_at: None,
     };
     apply(&mut row, &input, now)?;
+    check_targets(&state.db, &access.org_id, &row).await?;
     let mut tx = state.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO discounts (id, organization_id, code, code_key, kind, value, currency, \
@@ -437,7 +502,8 @@ pub async fn create(
     patch, path = "/admin/discounts/{discount_id}", tag = "discounts",
     params(("discount_id" = String, Path)),
     request_body = DiscountInput,
-    responses((status = 200, body = Discount), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Discount), (status = 400, body = Problem),
+        (status = 404, description = "No such discount, or an event or ticket type named is not the organization's", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn update(
@@ -462,6 +528,9 @@ pub async fn update(
     }
     let now = state.clock.now_ms();
     apply(&mut row, &input, now)?;
+    if input.event_ids.is_some() || input.ticket_type_ids.is_some() {
+        check_targets(&state.db, &access.org_id, &row).await?;
+    }
     let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE discounts SET kind = $1, value = $2, currency = $3, event_ids_json = $4, \
@@ -533,7 +602,7 @@ pub async fn get(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Discount>>> {
     access.require(Permission::ReadOrganization)?;
     let page = page.parse()?;

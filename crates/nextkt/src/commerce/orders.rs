@@ -4,7 +4,7 @@
 //! its deadline (the holds' expiry) is `expired`; a payment that arrives after that claims
 //! the stock again if it is still there, or is refunded.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,6 +22,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tickets::{self, Issue, Ticket};
 
@@ -924,7 +925,7 @@ async fn settle_if_captured(state: &AppState, order_id: &str, now: Millis) -> Ap
 pub async fn my_orders(
     State(state): State<AppState>,
     buyer: BuyerAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Order>>> {
     let page = page.parse()?;
     let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -989,23 +990,29 @@ pub async fn cart_order(
 /// The logged-in buyer's tickets, newest first.
 #[utoipa::path(
     get, path = "/consumer/tickets", tag = "checkout",
-    responses((status = 200, body = Vec<Ticket>), (status = 401, body = Problem)),
+    params(PageParams),
+    responses((status = 200, body = Page<Ticket>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("internal_key" = [], "tenant" = [], "buyer" = []), ("storefront_key" = [], "buyer" = []))
 )]
 pub async fn my_tickets(
     State(state): State<AppState>,
     buyer: BuyerAccess,
-) -> ApiResult<ApiJson<Vec<Ticket>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Ticket>>> {
+    let page = page.parse()?;
     let rows: Vec<tickets::TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM tickets t WHERE t.order_id IN (SELECT id FROM orders WHERE buyer_id = $1 \
-         AND organization_id = $2) ORDER BY t.id DESC LIMIT 500",
+         AND organization_id = $2) AND ($3 = '' OR t.id < $3) ORDER BY t.id DESC LIMIT $4",
         tickets::ticket_columns_of("t")
     )))
     .bind(buyer.buyer_id.clone())
     .bind(buyer.org.id.clone())
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
     Ok(ApiJson(
-        rows.iter().map(|t| t.to_api(&state.base_url)).collect(),
+        page.finish(rows, |t| &t.id)
+            .map(|t| t.to_api(&state.base_url)),
     ))
 }

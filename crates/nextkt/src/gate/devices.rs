@@ -14,6 +14,8 @@ use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, token_hash};
 use crate::platform::validate;
 use crate::tenancy::access::{
@@ -159,24 +161,30 @@ pub async fn enroll(
     ))
 }
 
-/// The organization's scanner devices.
+/// The organization's scanner devices, oldest first.
 #[utoipa::path(
     get, path = "/admin/devices", tag = "gate",
-    responses((status = 200, body = Vec<Device>)),
+    params(PageParams),
+    responses((status = 200, body = Page<Device>), (status = 400, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-) -> ApiResult<ApiJson<Vec<Device>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Device>>> {
     access.require(Permission::ManageGate)?;
+    let page = page.parse()?;
     let rows: Vec<DeviceRow> = sqlx::query_as(
-        "SELECT id, name, list_ids_json, paired_at, revoked_at, created_at FROM devices WHERE organization_id = $1 ORDER BY id",
+        "SELECT id, name, list_ids_json, paired_at, revoked_at, created_at FROM devices \
+         WHERE organization_id = $1 AND ($2 = '' OR id > $2) ORDER BY id LIMIT $3",
     )
     .bind(access.org_id.clone())
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    Ok(ApiJson(rows.into_iter().map(Device::from).collect()))
+    Ok(ApiJson(page.finish(rows, |r| &r.id).map(Device::from)))
 }
 
 /// Revoke a device: its credential stops working at once.

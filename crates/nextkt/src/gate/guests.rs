@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,8 @@ use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, token_hash};
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
@@ -347,7 +351,7 @@ pub async fn add(
     )
     .await?;
     tx.commit().await?;
-    let guest = of_event(&state, &event.id, Some(&ids[0]))
+    let guest = of_event(&state, &event.id, Some(&ids[0]), "", 1)
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found("guest"))?;
@@ -549,7 +553,9 @@ fn read_csv(
     post, path = "/admin/events/{event_id}/guest-list/import", tag = "gate",
     params(("event_id" = String, Path), ImportParams),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 201, body = Imported), (status = 404, body = Problem),
+    responses((status = 201, body = Imported),
+        (status = 400, description = "Not UTF-8 text (`invalid_body`), a NUL character, or a bad query parameter", body = Problem),
+        (status = 404, body = Problem),
         (status = 415, description = "Not text/csv", body = Problem),
         (status = 422, description = "Bad lines (`import_failed`, with every line's error) or `sold_out`", body = ImportFailed)),
     security(("bearer" = []))
@@ -558,9 +564,9 @@ pub async fn import(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(params): Query<ImportParams>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     headers: HeaderMap,
-    body: String,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     access.require(Permission::ManageOrders)?;
     let is_csv = headers
@@ -574,6 +580,16 @@ pub async fn import(
             "send the guest list as text/csv",
         ));
     }
+    let body = body.map_err(|_| crate::platform::json::payload_too_large())?;
+    let body = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "the file is not UTF-8 text (byte {} is not); save it as CSV UTF-8",
+                e.valid_up_to() + 1
+            ),
+        )
+    })?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let types = ticket_types::of_event(&state.db, &event.id).await?;
     let existing: HashSet<(String, String)> = sqlx::query_as::<_, (String, String)>(
@@ -585,7 +601,7 @@ pub async fn import(
     .into_iter()
     .map(|(email, tt)| (email.to_ascii_lowercase(), tt))
     .collect();
-    let entries = match read_csv(&body, &types, &existing) {
+    let entries = match read_csv(body, &types, &existing) {
         Ok(entries) => entries,
         Err(errors) => {
             let failed = ImportFailed {
@@ -662,16 +678,27 @@ struct GuestTicketRow {
     arrived_at: Option<i64>,
 }
 
-async fn of_event(state: &AppState, event_id: &str, only: Option<&str>) -> ApiResult<Vec<Guest>> {
+/// Guests of the event with their tickets, oldest first: `only` that one, or up to `limit`
+/// after the id `after` (`""`: from the first).
+async fn of_event(
+    state: &AppState,
+    event_id: &str,
+    only: Option<&str>,
+    after: &str,
+    limit: i64,
+) -> ApiResult<Vec<Guest>> {
     let rows: Vec<GuestTicketRow> = sqlx::query_as(
         "SELECT g.id AS guest_id, g.name, g.email, g.ticket_type_id, g.quantity, g.note, g.order_id, g.source, \
          g.created_at, t.id AS ticket_id, t.code, t.qr_payload, t.status, \
          (SELECT MIN(c.first_at) FROM ticket_checkins c WHERE c.ticket_id = t.id) AS arrived_at \
          FROM guests g LEFT JOIN tickets t ON t.order_id = g.order_id \
-         WHERE g.event_id = $1 AND ($2 = '' OR g.id = $2) ORDER BY g.created_at, g.id, t.id",
+         WHERE g.id IN (SELECT id FROM guests WHERE event_id = $1 AND ($2 = '' OR id = $2) \
+         AND ($3 = '' OR id > $3) ORDER BY id LIMIT $4) ORDER BY g.id, t.id",
     )
     .bind(event_id.to_string())
     .bind(only.unwrap_or_default().to_string())
+    .bind(after.to_string())
+    .bind(limit)
     .fetch_all(&state.db.pool)
     .await?;
     let mut guests: Vec<Guest> = Vec::new();
@@ -706,19 +733,22 @@ async fn of_event(state: &AppState, event_id: &str, only: Option<&str>) -> ApiRe
     Ok(guests)
 }
 
-/// The event's guest list, with who has arrived.
+/// The event's guest list, with who has arrived, oldest first.
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/guest-list", tag = "gate",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<Guest>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<Guest>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<Guest>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Guest>>> {
     access.require(Permission::ReadOrders)?;
+    let page = page.parse()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
-    Ok(ApiJson(of_event(&state, &event.id, None).await?))
+    let guests = of_event(&state, &event.id, None, &page.bound(), page.fetch_limit()).await?;
+    Ok(ApiJson(page.finish(guests, |g| &g.id)))
 }

@@ -12,6 +12,8 @@ use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -168,25 +170,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, ApiJson(list)))
 }
 
-/// An event's check-in lists.
+/// An event's check-in lists, oldest first.
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/checkin-lists", tag = "gate",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<CheckinList>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<CheckinList>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<CheckinList>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<CheckinList>>> {
     access.require(Permission::ReadOrganization)?;
+    let page = page.parse()?;
     let event = crate::catalog::events::find(&state.db, &access.org_id, &event_id).await?;
     let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {LIST_COLUMNS} FROM checkin_lists WHERE event_id = $1 ORDER BY id"
+        "SELECT {LIST_COLUMNS} FROM checkin_lists WHERE event_id = $1 AND ($2 = '' OR id > $2) \
+         ORDER BY id LIMIT $3"
     )))
     .bind(event.id)
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    Ok(ApiJson(rows.into_iter().map(CheckinList::from).collect()))
+    Ok(ApiJson(page.finish(rows, |r| &r.id).map(CheckinList::from)))
 }

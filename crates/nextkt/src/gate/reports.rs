@@ -1,7 +1,7 @@
 //! Gate reports: the event's attendees (search by name, email or code; CSV export), live
 //! check-in counts per list and gate, arrivals over time, and offline conflicts.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::platform::csv;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::roles::Permission;
 
@@ -130,7 +131,7 @@ pub async fn guests(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(filter): Query<GuestFilter>,
+    ApiQuery(filter): ApiQuery<GuestFilter>,
 ) -> ApiResult<ApiJson<Page<Attendee>>> {
     access.require(Permission::ReadOrders)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
@@ -164,7 +165,7 @@ pub async fn export(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(filter): Query<GuestFilter>,
+    ApiQuery(filter): ApiQuery<GuestFilter>,
 ) -> ApiResult<impl IntoResponse> {
     access.require(Permission::ReadOrders)?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
@@ -260,7 +261,7 @@ pub async fn checkins(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-    Query(params): Query<ReportParams>,
+    ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<ApiJson<CheckinReport>> {
     access.require(Permission::ReadOrders)?;
     let bucket_ms = crate::platform::validate::range(
@@ -367,32 +368,36 @@ pub struct Conflict {
 }
 
 /// Offline scans that let in someone the server refuses (two people on one ticket, a
-/// revoked code, ...).
+/// revoked code, ...), oldest first.
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/scan-conflicts", tag = "gate",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<Conflict>), (status = 404, body = Problem)),
+    params(("event_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<Conflict>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn conflicts(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(event_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<Conflict>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<Conflict>>> {
     access.require(Permission::ReadOrders)?;
+    let page = page.parse()?;
     let event = events::find(&state.db, &access.org_id, &event_id).await?;
     let mut rows: Vec<Conflict> = sqlx::query_as(
         "SELECT c.id, c.kind, c.list_id, c.ticket_id, c.scan_id, s.gate, s.device_id, s.scanned_at AS scanned_ms, \
          k.first_gate, k.first_at AS first_ms FROM scan_conflicts c JOIN scans s ON s.id = c.scan_id \
          LEFT JOIN ticket_checkins k ON k.ticket_id = c.ticket_id AND k.list_id = c.list_id \
-         WHERE c.event_id = $1 ORDER BY c.created_at, c.id LIMIT 1000",
+         WHERE c.event_id = $1 AND ($2 = '' OR c.id > $2) ORDER BY c.id LIMIT $3",
     )
     .bind(event.id.clone())
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
     for r in &mut rows {
         r.scanned_at = rfc3339(r.scanned_ms);
         r.first_at = opt_rfc3339(r.first_ms);
     }
-    Ok(ApiJson(rows))
+    Ok(ApiJson(page.finish(rows, |r| &r.id)))
 }

@@ -1,7 +1,8 @@
 //! Online scans. A device sends what it read (a ticket code, or the QR's signed text) with a
 //! nonce; the answer is decided and recorded in one transaction. The first entry of a ticket
 //! on a list is a row keyed by (ticket, list), so of two gates scanning one code at the same
-//! instant exactly one gets `valid`; the same nonce again gets the first answer.
+//! instant exactly one gets `valid`; the same scan again under its nonce gets the first
+//! answer, and another scan under a used nonce is refused.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -18,12 +19,14 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
 use crate::tickets::{TicketRow, signing, ticket_columns_of};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanRequest {
-    /// Unique per scan on this device; a repeat returns the first answer.
+    /// Unique per scan on this device; a retry of the same scan returns the first answer,
+    /// another scan under a used nonce is refused (409 `nonce_reused`).
     pub nonce: String,
     /// The ticket's code, or the QR's text (`NKT1.…`).
     pub code: String,
@@ -166,6 +169,8 @@ pub fn refusal(ticket: &TicketRow, list: &ListRow, now: Millis) -> Option<&'stat
 /// A scan, checked, ready to be decided.
 pub struct Scan {
     pub nonce: String,
+    /// What the scan asked (`request_hash`): a nonce used again must ask the same.
+    pub request_hash: String,
     pub code: String,
     pub list_id: String,
     pub gate: String,
@@ -174,6 +179,39 @@ pub struct Scan {
     pub at: Millis,
     /// For an offline scan: what the device answered the guest then.
     pub device_result: Option<String>,
+}
+
+/// What a scan asks, hashed: the code, the list (as named, or the device's only one), the
+/// gate and the direction. A retry asks the same; another scan under the same nonce does not.
+pub fn request_hash(
+    device: &GateDevice,
+    code: &str,
+    list_id: Option<&str>,
+    gate: &str,
+    direction: &str,
+) -> String {
+    let list = match (list_id, device.list_ids.as_slice()) {
+        (Some(id), _) => id,
+        (None, [only]) => only.as_str(),
+        (None, _) => "",
+    };
+    let mut hasher = Sha256::new();
+    for part in [code.trim(), list, gate, direction] {
+        hasher.update(part.len().to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// 409: the device used a nonce again for a different scan (a fault of the device; the
+/// first answer is not for this scan).
+pub fn nonce_reused() -> ApiError {
+    let mut err = ApiError::conflict(
+        "nonce_reused",
+        "this nonce was used for a different scan; give every scan its own nonce",
+    );
+    err.field = Some("nonce".into());
+    err
 }
 
 /// The scan's own fields: nonce, gate, direction (the code is only bounded in size).
@@ -221,7 +259,8 @@ fn check_list(device: &GateDevice, list_id: Option<&str>) -> ApiResult<String> {
     post, path = "/gate/scans", tag = "gate",
     request_body = ScanRequest,
     responses((status = 200, body = ScanAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, description = "The device does not scan for that list", body = Problem)),
+        (status = 403, description = "The device does not scan for that list", body = Problem),
+        (status = 409, description = "The nonce was used for a different scan (`nonce_reused`)", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn scan(
@@ -238,6 +277,13 @@ pub async fn scan(
     let list_id = check_list(&device, body.list_id.as_deref())?;
     let now = state.clock.now_ms();
     let scan = Scan {
+        request_hash: request_hash(
+            &device,
+            &body.code,
+            body.list_id.as_deref(),
+            &gate,
+            &direction,
+        ),
         nonce,
         code: body.code.trim().to_string(),
         list_id,
@@ -299,7 +345,8 @@ const MAX_OFFLINE_AGE_MS: i64 = 30 * 24 * 3_600_000;
     post, path = "/gate/scans:batch", tag = "gate",
     request_body = OfflineBatch,
     responses((status = 200, body = OfflineBatchAnswer), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, description = "The device does not scan for one of the lists", body = Problem)),
+        (status = 403, description = "The device does not scan for one of the lists", body = Problem),
+        (status = 409, description = "A nonce was used for a different scan, before or in this upload (`nonce_reused`)", body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn upload(
@@ -313,6 +360,8 @@ pub async fn upload(
     let now = state.clock.now_ms();
     // Every item's fields first; a bad one refuses the upload.
     let mut fields = Vec::with_capacity(body.scans.len());
+    // A nonce twice in the upload must be the same scan twice.
+    let mut asked: HashMap<String, String> = HashMap::new();
     for (i, item) in body.scans.iter().enumerate() {
         let at = |e: ApiError| e.at_item("scans", i);
         let (nonce, gate, direction) = check_fields(
@@ -324,20 +373,33 @@ pub async fn upload(
         .map_err(at)?;
         let scanned_at = validate::instant("scanned_at", &item.scanned_at).map_err(at)?;
         let device_result = validate::text("device_result", &item.device_result, 40).map_err(at)?;
-        fields.push((nonce, gate, direction, scanned_at, device_result));
+        let hash = request_hash(
+            &device,
+            &item.code,
+            item.list_id.as_deref(),
+            &gate,
+            &direction,
+        );
+        if asked.entry(nonce.clone()).or_insert_with(|| hash.clone()) != &hash {
+            return Err(at(nonce_reused()));
+        }
+        fields.push((nonce, gate, direction, scanned_at, device_result, hash));
     }
     // Scans uploaded before keep their answers, whatever has changed since (the device's
     // lists, the clock); only new ones must fit the device's lists and the time window.
     let stored = stored_answers(&state, &device.id, fields.iter().map(|f| f.0.as_str())).await?;
     let mut checked = Vec::with_capacity(fields.len());
-    for (i, ((nonce, gate, direction, scanned_at, device_result), item)) in
+    for (i, ((nonce, gate, direction, scanned_at, device_result, hash), item)) in
         fields.into_iter().zip(&body.scans).enumerate()
     {
-        if stored.contains_key(&nonce) {
+        let at = |e: ApiError| e.at_item("scans", i);
+        if let Some((_, stored_hash)) = stored.get(&nonce) {
+            if stored_hash.as_ref().is_some_and(|h| *h != hash) {
+                return Err(at(nonce_reused()));
+            }
             checked.push(Err(nonce));
             continue;
         }
-        let at = |e: ApiError| e.at_item("scans", i);
         let list_id = check_list(&device, item.list_id.as_deref()).map_err(at)?;
         if scanned_at > now + CLOCK_SKEW_MS || scanned_at < now - MAX_OFFLINE_AGE_MS {
             return Err(at(ApiError::invalid(
@@ -346,6 +408,7 @@ pub async fn upload(
             )));
         }
         checked.push(Ok(Scan {
+            request_hash: hash,
             nonce,
             code: item.code.trim().to_string(),
             list_id,
@@ -373,7 +436,7 @@ pub async fn upload(
             Some(answer) => ScanWriter::answer(answer).await?,
             None => stored
                 .get(&nonce)
-                .cloned()
+                .map(|(answer, _)| answer.clone())
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("stored answer vanished")))?,
         };
         results.push(OfflineResult { nonce, answer });
@@ -382,15 +445,16 @@ pub async fn upload(
     Ok(ApiJson(OfflineBatchAnswer { results, conflicts }))
 }
 
-/// The answers already given to some of this device's nonces.
+/// The answers already given to some of this device's nonces, with what those scans asked
+/// (`request_hash`; none for scans recorded before it was kept).
 async fn stored_answers(
     state: &AppState,
     device_id: &str,
     nonces: impl Iterator<Item = &str>,
-) -> ApiResult<HashMap<String, ScanAnswer>> {
+) -> ApiResult<HashMap<String, (ScanAnswer, Option<String>)>> {
     let nonces: Vec<&str> = nonces.collect();
-    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
-        "SELECT nonce, answer_json FROM scans WHERE device_id = $1 AND result <> 'pending' AND nonce IN ({})",
+    let mut query = sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(format!(
+        "SELECT nonce, answer_json, request_hash FROM scans WHERE device_id = $1 AND result <> 'pending' AND nonce IN ({})",
         placeholder_list(2, nonces.len())
     )))
     .persistent(false)
@@ -402,7 +466,7 @@ async fn stored_answers(
         .fetch_all(&state.db.pool)
         .await?
         .into_iter()
-        .filter_map(|(nonce, json)| Some((nonce, serde_json::from_str(&json).ok()?)))
+        .filter_map(|(nonce, json, hash)| Some((nonce, (serde_json::from_str(&json).ok()?, hash))))
         .collect())
 }
 

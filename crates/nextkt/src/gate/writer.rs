@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::lists::ListRow;
-use super::scan::{FirstScan, Found, Scan, ScanAnswer, refusal};
+use super::scan::{FirstScan, Found, Scan, ScanAnswer, nonce_reused, refusal};
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::{Db, Dialect, Tx, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult};
@@ -115,7 +115,7 @@ async fn work(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
             Ok(answers) => {
                 for ((decision, reply), decided) in batch.drain(..).zip(answers) {
                     observe(&decision, &decided);
-                    let _ = reply.send(Ok(decided.answer));
+                    let _ = reply.send(decided.into_result());
                 }
             }
             Err(err) => {
@@ -128,7 +128,7 @@ async fn work(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
                     if let Ok(decided) = &decided {
                         observe(&decision, decided);
                     }
-                    let _ = reply.send(decided.map(|d| d.answer));
+                    let _ = reply.send(decided.and_then(Decided::into_result));
                 }
             }
         }
@@ -197,6 +197,18 @@ async fn current_codes(
 pub struct Decided {
     pub answer: ScanAnswer,
     pub replayed: bool,
+    /// The nonce was used before for a different scan: refused, not answered.
+    pub reused: bool,
+}
+
+impl Decided {
+    fn into_result(self) -> ApiResult<ScanAnswer> {
+        if self.reused {
+            Err(nonce_reused())
+        } else {
+            Ok(self.answer)
+        }
+    }
 }
 
 /// One scan, in the batch's transaction.
@@ -221,8 +233,8 @@ async fn decide(
     let at = scan.at;
     let claimed = sqlx::query(
         "INSERT INTO scans (id, organization_id, device_id, nonce, list_id, ticket_id, gate, direction, result, \
-         answer_json, scanned_at, offline, device_result, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '{}', $9, $10, $11, $12) \
+         answer_json, scanned_at, offline, device_result, received_at, request_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '{}', $9, $10, $11, $12, $13) \
          ON CONFLICT (device_id, nonce) DO NOTHING",
     )
     .bind(scan_id.clone())
@@ -237,20 +249,24 @@ async fn decide(
     .bind(i64::from(scan.device_result.is_some()))
     .bind(scan.device_result.clone())
     .bind(now)
+    .bind(scan.request_hash.clone())
     .execute(&mut **tx)
     .await?;
     if claimed.rows_affected() == 0 {
-        // The same nonce again (a retry, or twice in this batch): the first answer.
-        let stored: String =
-            sqlx::query_scalar("SELECT answer_json FROM scans WHERE device_id = $1 AND nonce = $2")
-                .bind(job.device_id.clone())
-                .bind(scan.nonce.clone())
-                .fetch_one(&mut **tx)
-                .await?;
+        // The same nonce again (a retry, or twice in this batch): the first answer, if it is
+        // the same scan (rows from before hashes were kept are taken as the same).
+        let (stored, hash): (String, Option<String>) = sqlx::query_as(
+            "SELECT answer_json, request_hash FROM scans WHERE device_id = $1 AND nonce = $2",
+        )
+        .bind(job.device_id.clone())
+        .bind(scan.nonce.clone())
+        .fetch_one(&mut **tx)
+        .await?;
         let answer = serde_json::from_str(&stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         return Ok(Decided {
             answer,
             replayed: true,
+            reused: hash.is_some_and(|h| h != scan.request_hash),
         });
     }
     // Still this code, still valid, now that the batch holds the ticket.
@@ -360,5 +376,6 @@ async fn decide(
     Ok(Decided {
         answer,
         replayed: false,
+        reused: false,
     })
 }

@@ -168,6 +168,12 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_MAIL_DIR", default_value = "outbox")]
     pub mail_dir: String,
 
+    /// Bearer token `/metrics` requires (at least 16 characters). Unset: `/metrics` is open
+    /// to anyone who can reach the server (route patterns, request counts and timings,
+    /// inventory and scan counters; no ids or personal data).
+    #[arg(long, env = "NEXTKT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// How long an `Idempotency-Key` is remembered, in hours.
     #[arg(long, env = "NEXTKT_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub idempotency_ttl_hours: i64,
@@ -250,6 +256,12 @@ impl ServeConfig {
         self.mail_from
             .parse::<lettre::message::Mailbox>()
             .map_err(|e| anyhow::anyhow!("--mail-from: {e}"))?;
+        if let Some(token) = &self.metrics_token {
+            anyhow::ensure!(
+                token.len() >= 16,
+                "--metrics-token must be at least 16 characters"
+            );
+        }
         if let Some(key) = &self.internal_api_key {
             anyhow::ensure!(
                 key.len() >= 16,

@@ -1,5 +1,7 @@
-//! Cursor pagination: lists are ordered newest first by id, and the cursor is the last id
-//! seen, encoded so clients treat it as opaque.
+//! Cursor pagination: every list answers `Page` (`items`, `next_cursor`). Most lists are
+//! ordered newest first by id, some oldest first by id, and a few in the order an operator
+//! set (`sort_order`, then id); the cursor is where the previous page ended (the last id,
+//! or the last position), encoded so clients treat it as opaque.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -22,8 +24,13 @@ pub struct PageParams {
 /// A validated page request.
 pub struct PageRequest {
     pub limit: i64,
-    /// Only items with an id below this one.
-    pub before_id: Option<String>,
+    /// Where the previous page ended: its last id, or its last position (`position_key`).
+    pub last_seen: Option<String>,
+}
+
+/// The cursor key of an item in a list ordered by `sort_order`, then id.
+pub fn position_key(sort_order: i64, id: &str) -> String {
+    format!("{sort_order}:{id}")
 }
 
 impl PageParams {
@@ -35,7 +42,7 @@ impl PageParams {
                 format!("limit must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        let before_id = match &self.cursor {
+        let last_seen = match &self.cursor {
             None => None,
             Some(cursor) => Some(
                 base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -45,15 +52,30 @@ impl PageParams {
                     .ok_or_else(|| ApiError::invalid("cursor", "the cursor is not valid"))?,
             ),
         };
-        Ok(PageRequest { limit, before_id })
+        Ok(PageRequest { limit, last_seen })
     }
 }
 
 impl PageRequest {
-    /// The cursor for SQL written as `($n = '' OR id < $n)`: empty means the first page.
-    /// (An empty string rather than NULL, because PostgreSQL cannot type an untyped NULL.)
+    /// The cursor for SQL written as `($n = '' OR id < $n)` (newest first) or
+    /// `($n = '' OR id > $n)` (oldest first): empty means the first page. (An empty string
+    /// rather than NULL, because PostgreSQL cannot type an untyped NULL.)
     pub fn bound(&self) -> String {
-        self.before_id.clone().unwrap_or_default()
+        self.last_seen.clone().unwrap_or_default()
+    }
+
+    /// For lists ordered by `sort_order`, then id: the last position seen, as
+    /// (`sort_order`, id) for SQL written as
+    /// `($3 = '' OR sort_order > $2 OR (sort_order = $2 AND id > $3))`; id empty on the
+    /// first page. A cursor of another list is refused.
+    pub fn position(&self) -> Result<(i64, String), ApiError> {
+        let Some(seen) = &self.last_seen else {
+            return Ok((0, String::new()));
+        };
+        seen.split_once(':')
+            .and_then(|(order, id)| Some((order.parse().ok()?, id.to_string())))
+            .filter(|(_, id)| !id.is_empty())
+            .ok_or_else(|| ApiError::invalid("cursor", "the cursor is not valid"))
     }
 
     /// Rows are fetched with `LIMIT limit + 1`; the extra one says whether a next page exists.
@@ -61,12 +83,18 @@ impl PageRequest {
         self.limit + 1
     }
 
-    pub fn finish<T, F: Fn(&T) -> &str>(&self, mut rows: Vec<T>, id_of: F) -> Page<T> {
+    /// The page of `rows` (fetched with `fetch_limit`), its cursor made from the last id.
+    pub fn finish<T, F: Fn(&T) -> &str>(&self, rows: Vec<T>, id_of: F) -> Page<T> {
+        self.finish_keyed(rows, |row| id_of(row).to_string())
+    }
+
+    /// As `finish`, for lists whose cursor is not the id alone (`position_key`).
+    pub fn finish_keyed<T, F: Fn(&T) -> String>(&self, mut rows: Vec<T>, key_of: F) -> Page<T> {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         let next_cursor = if more {
             rows.last().map(|row| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id_of(row).as_bytes())
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key_of(row).as_bytes())
             })
         } else {
             None
@@ -114,9 +142,36 @@ mod tests {
         }
         .parse()
         .unwrap();
-        assert_eq!(next.before_id.as_deref(), Some("b"));
+        assert_eq!(next.last_seen.as_deref(), Some("b"));
         let last = next.finish(vec!["a".to_string()], |s| s);
         assert!(last.next_cursor.is_none());
+    }
+
+    #[test]
+    fn positions_page_lists_in_their_set_order() {
+        let req = PageParams {
+            limit: Some(1),
+            cursor: None,
+        }
+        .parse()
+        .unwrap();
+        assert_eq!(req.position().unwrap(), (0, String::new()));
+        let page = req.finish_keyed(vec![(-3, "b"), (5, "a")], |(o, id)| position_key(*o, id));
+        let next = PageParams {
+            limit: Some(1),
+            cursor: page.next_cursor,
+        }
+        .parse()
+        .unwrap();
+        assert_eq!(next.position().unwrap(), (-3, "b".to_string()));
+        let id_cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("0191-abc");
+        let foreign = PageParams {
+            limit: None,
+            cursor: Some(id_cursor),
+        }
+        .parse()
+        .unwrap();
+        assert!(foreign.position().is_err());
     }
 
     #[test]

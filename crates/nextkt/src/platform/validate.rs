@@ -23,7 +23,6 @@ pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
     }
 }
 
-/// A trimmed, non-empty text of at most `max` characters, without control characters.
 /// A page to send a buyer back to: an absolute `https` URL without credentials (`http`
 /// only for localhost, for trying a storefront out), at most 2,000 characters.
 pub fn return_url(field: &str, value: &str) -> Result<String, ApiError> {
@@ -50,24 +49,71 @@ pub fn return_url(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(url.to_string())
 }
 
+/// Whether a text is one line (names, titles) or may run over several (descriptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// A trimmed, non-empty, single-line text of at most `max` characters, without control
+/// characters. Every free text a request stores goes through here or `multiline_text`.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
+    required(field, value, max, Lines::One)
+}
+
+/// As `text`, but line breaks and tabs are allowed (CRLF and CR are stored as LF).
+pub fn multiline_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    required(field, value, max, Lines::Many)
+}
+
+/// `text` for an optional field: absent or blank is `None`.
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text(field, v, max).map(Some),
+    }
+}
+
+fn required(field: &str, value: &str, max: usize, lines: Lines) -> Result<String, ApiError> {
+    let value = cleaned(field, value, max, lines)?;
     if value.is_empty() {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
+    Ok(value)
+}
+
+/// The one rule for free text: trimmed, at most `max` characters, no control characters
+/// (Unicode category Cc: C0, DEL and C1) except, in multi-line text, line feeds and tabs.
+/// May be empty.
+fn cleaned(field: &str, value: &str, max: usize, lines: Lines) -> Result<String, ApiError> {
+    let value = match lines {
+        Lines::One => value.trim().to_string(),
+        Lines::Many => value
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .trim()
+            .to_string(),
+    };
     if value.chars().count() > max {
         return Err(ApiError::invalid(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    let allowed = |c: char| lines == Lines::Many && matches!(c, '\n' | '\t');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(ApiError::invalid(
             field,
-            "must not contain control characters",
+            match lines {
+                Lines::One => "must be one line without control characters",
+                Lines::Many => {
+                    "must not contain control characters other than line breaks and tabs"
+                }
+            },
         ));
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
 pub fn password(field: &str, value: &str) -> Result<(), ApiError> {
@@ -81,17 +127,34 @@ pub fn password(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// An ISO 4217 code: three capital letters.
+/// An active ISO 4217 currency code, such as `IDR`.
 pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+    if CURRENCIES.binary_search(&value).is_ok() {
         Ok(value.to_string())
     } else {
         Err(ApiError::invalid(
             field,
-            "must be an ISO 4217 code such as IDR",
+            "must be an active ISO 4217 currency code such as IDR",
         ))
     }
 }
+
+/// The active ISO 4217 currencies (list one, 2025), in order; without fund codes, precious
+/// metals, testing and "no currency" codes (`XAU`, `XTS`, `XXX`, ...).
+pub const CURRENCIES: [&str; 155] = [
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
+    "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
+    "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
+    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD",
+    "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES",
+    "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
+    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
+    "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP",
+    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
+    "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
+    "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES",
+    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
 
 /// An IANA time zone name such as `Asia/Jakarta` or `UTC` (shape only).
 pub fn timezone(field: &str, value: &str) -> Result<String, ApiError> {
@@ -162,12 +225,14 @@ pub fn range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiErro
     }
 }
 
-/// Text in several languages: keys are platform locales, values non-empty. At least one
-/// language is required when `required`.
+/// Text in several languages: keys are platform locales, values checked as `text` (or
+/// `multiline_text` with `Lines::Many`); blank ones are left out. At least one language is
+/// required when `required`.
 pub fn localized(
     field: &str,
     value: &std::collections::BTreeMap<String, String>,
     max: usize,
+    lines: Lines,
     required: bool,
 ) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
     let mut out = std::collections::BTreeMap::new();
@@ -178,15 +243,9 @@ pub fn localized(
                 format!("language {lang:?} is not one of en, id"),
             ));
         }
-        let text = text.trim();
-        if text.chars().count() > max {
-            return Err(ApiError::invalid(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-        }
+        let text = cleaned(field, text, max, lines)?;
         if !text.is_empty() {
-            out.insert(lang.clone(), text.to_string());
+            out.insert(lang.clone(), text);
         }
     }
     if required && out.is_empty() {
@@ -221,7 +280,19 @@ mod tests {
     #[test]
     fn shapes() {
         assert!(currency("c", "IDR").is_ok());
-        assert!(currency("c", "idr").is_err());
+        assert!(currency("c", "USD").is_ok());
+        for bad in ["idr", "ZZZ", "XXX", "XAU", "ID", "IDRR", ""] {
+            assert!(currency("c", bad).is_err(), "{bad}");
+        }
+        assert!(
+            CURRENCIES.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
+        assert!(
+            CURRENCIES
+                .iter()
+                .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
         assert!(timezone("t", "Asia/Jakarta").is_ok());
         assert!(timezone("t", "UTC").is_ok());
         assert!(timezone("t", "America/Argentina/Buenos_Aires").is_ok());
@@ -232,6 +303,23 @@ mod tests {
         assert!(text("n", "  x ", 5).is_ok());
         assert!(text("n", "   ", 5).is_err());
         assert!(text("n", "abcdef", 5).is_err());
+        for bad in [
+            "a\nb",
+            "a\tb",
+            "a\u{0}b",
+            "a\u{7f}",
+            "a\u{85}b",
+            "\u{1b}[0m",
+        ] {
+            assert!(text("n", bad, 50).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            multiline_text("d", " one\r\ntwo\rthree\n\tfour ", 50).unwrap(),
+            "one\ntwo\nthree\n\tfour"
+        );
+        assert!(multiline_text("d", "bell\u{7}", 50).is_err());
+        assert_eq!(opt_text("a", Some("  "), 5).unwrap(), None);
+        assert!(opt_text("a", Some("x\u{8}"), 5).is_err());
         assert!(password("p", "short").is_err());
         assert!(password("p", "long enough!").is_ok());
         assert!(http_url("w", "https://kisum.io").is_ok());

@@ -3,7 +3,7 @@
 //! shown once and stored as hashes; a visible prefix tells keys apart. Live and test keys
 //! are kept apart by prefix and mode.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,6 +20,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, prefix, token_hash, visible_prefix};
 use crate::platform::validate;
 
@@ -457,7 +458,7 @@ pub async fn create_api_key(
 pub async fn list_api_keys(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     access.require(Permission::ManageKeys)?;
     Ok(ApiJson(
@@ -530,7 +531,7 @@ pub async fn create_storefront_key(
 pub async fn list_storefront_keys(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     access.require(Permission::ManageKeys)?;
     Ok(ApiJson(

@@ -1,7 +1,7 @@
 //! The audit log: every change made by an operator, API key or partner, written in the same
 //! transaction as the change itself (who, what, when, before and after).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -15,6 +15,7 @@ use crate::platform::error::ApiResult;
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 
 pub struct Change<'a> {
     pub org_id: Option<&'a str>,
@@ -92,7 +93,7 @@ fn parse_json(text: Option<String>) -> Option<Value> {
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<AuditEntry>>> {
     access.require(Permission::ReadAuditLog)?;
     let page = page.parse()?;

@@ -2,7 +2,7 @@
 //! admins manage them; only an owner grants, changes or removes the owner role; the last
 //! owner can be neither demoted nor removed.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,6 +21,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::one_time::{self, Purpose};
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 
 /// How long an invitation can be accepted.
@@ -189,7 +190,7 @@ async fn find_member(tx: &mut Tx, org_id: &str, operator_id: &str) -> ApiResult<
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Member>>> {
     access.require(Permission::ReadOrganization)?;
     let page = page.parse()?;

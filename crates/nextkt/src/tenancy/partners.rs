@@ -2,7 +2,7 @@
 //! their keys. A partner sees and changes only the organizations it provisioned, and can do
 //! nothing else.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::{is_valid_external_id, new_id};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, prefix, token_hash, visible_prefix};
 use crate::platform::validate;
 
@@ -246,7 +247,7 @@ pub async fn provision(
 pub async fn list(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Organization>>> {
     let page = page.parse()?;
     let rows: Vec<OrganizationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -301,7 +302,7 @@ pub async fn list_keys(
     State(state): State<AppState>,
     partner: PartnerAccess,
     Path(org_id): Path<String>,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     owned(&state, &partner, &org_id).await?;
     Ok(ApiJson(

@@ -226,23 +226,38 @@ async fn public_keys(db: &Db, event_id: &str) -> Result<Vec<PublicKey>, sqlx::Er
     .await
 }
 
-/// The event's ticket verification keys (oldest first; the newest signs new tickets).
+/// The event's ticket verification keys, oldest first (the newest signs new tickets).
 #[utoipa::path(
     get, path = "/admin/events/{event_id}/signing-keys", tag = "events",
-    params(("event_id" = String, Path)),
-    responses((status = 200, body = Vec<PublicKey>), (status = 404, body = crate::platform::error::Problem)),
+    params(("event_id" = String, Path), crate::platform::pagination::PageParams),
+    responses((status = 200, body = crate::platform::pagination::Page<PublicKey>),
+        (status = 400, body = crate::platform::error::Problem),
+        (status = 404, body = crate::platform::error::Problem)),
     security(("bearer" = []))
 )]
 pub async fn list(
     axum::extract::State(state): axum::extract::State<crate::app::AppState>,
     access: crate::tenancy::access::AdminAccess,
     axum::extract::Path(event_id): axum::extract::Path<String>,
-) -> crate::platform::error::ApiResult<crate::platform::json::ApiJson<Vec<PublicKey>>> {
+    crate::platform::query::ApiQuery(page): crate::platform::query::ApiQuery<
+        crate::platform::pagination::PageParams,
+    >,
+) -> crate::platform::error::ApiResult<
+    crate::platform::json::ApiJson<crate::platform::pagination::Page<PublicKey>>,
+> {
     access.require(crate::tenancy::roles::Permission::ReadOrganization)?;
+    let page = page.parse()?;
     let event = crate::catalog::events::find(&state.db, &access.org_id, &event_id).await?;
-    Ok(crate::platform::json::ApiJson(
-        public_keys(&state.db, &event.id).await?,
-    ))
+    let keys: Vec<PublicKey> = sqlx::query_as(
+        "SELECT id, public_key, created_at FROM event_signing_keys WHERE event_id = $1 \
+         AND retired_at IS NULL AND ($2 = '' OR id > $2) ORDER BY id LIMIT $3",
+    )
+    .bind(event.id)
+    .bind(page.bound())
+    .bind(page.fetch_limit())
+    .fetch_all(&state.db.pool)
+    .await?;
+    Ok(crate::platform::json::ApiJson(page.finish(keys, |k| &k.id)))
 }
 
 /// Rotate: a new key signs tickets issued from now on; older keys keep verifying theirs.

@@ -20,6 +20,8 @@ use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
+use crate::platform::pagination::{Page, PageParams};
+use crate::platform::query::ApiQuery;
 use crate::platform::validate;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
@@ -289,16 +291,18 @@ pub async fn by_operator(
 /// A ticket's transfers, oldest first.
 #[utoipa::path(
     get, path = "/admin/tickets/{ticket_id}/transfers", tag = "orders",
-    params(("ticket_id" = String, Path)),
-    responses((status = 200, body = Vec<TransferRecord>), (status = 404, body = Problem)),
+    params(("ticket_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<TransferRecord>), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 pub async fn history(
     State(state): State<AppState>,
     access: AdminAccess,
     Path(ticket_id): Path<String>,
-) -> ApiResult<ApiJson<Vec<TransferRecord>>> {
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<ApiJson<Page<TransferRecord>>> {
     access.require(Permission::ReadOrders)?;
+    let page = page.parse()?;
     let exists: Option<String> =
         sqlx::query_scalar("SELECT id FROM tickets WHERE id = $1 AND organization_id = $2")
             .bind(ticket_id.clone())
@@ -308,13 +312,15 @@ pub async fn history(
     exists.ok_or_else(|| ApiError::not_found("ticket"))?;
     let mut records: Vec<TransferRecord> = sqlx::query_as(
         "SELECT id, from_name, from_email, to_name, to_email, by_kind, by_id, created_at \
-         FROM ticket_transfers WHERE ticket_id = $1 ORDER BY created_at, id",
+         FROM ticket_transfers WHERE ticket_id = $1 AND ($2 = '' OR id > $2) ORDER BY id LIMIT $3",
     )
     .bind(ticket_id)
+    .bind(page.bound())
+    .bind(page.fetch_limit())
     .fetch_all(&state.db.pool)
     .await?;
     for r in &mut records {
         r.at = rfc3339(r.created_at);
     }
-    Ok(ApiJson(records))
+    Ok(ApiJson(page.finish(records, |r| &r.id)))
 }

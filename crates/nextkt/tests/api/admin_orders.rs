@@ -85,7 +85,8 @@ async fn operators_search_cancel_and_resend_orders(app: TestApp) {
             &auth,
         )
         .await
-        .expect(200);
+        .expect(200)["items"]
+        .clone();
     assert_eq!(types[0]["held"], 1, "only B's hold is left");
     let uses: i64 = sqlx::query_scalar("SELECT uses FROM discounts")
         .fetch_one(&app.state.db.pool)

@@ -6,7 +6,8 @@ use crate::on_both_databases;
 
 on_both_databases!(
     devices_pair_and_scans_answer_once,
-    one_code_at_many_gates_is_valid_once
+    one_code_at_many_gates_is_valid_once,
+    a_nonce_reused_for_another_scan_is_refused
 );
 
 /// Issues `n` free tickets of the event's GA type; returns them.
@@ -366,7 +367,7 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
     )
     .await
     .expect_problem(401, "invalid_credentials");
-    let listed = app.get("/admin/devices", &gate_auth).await.expect(200);
+    let listed = app.get("/admin/devices", &gate_auth).await.expect(200)["items"].clone();
     assert_eq!(listed[0]["status"], "revoked");
 }
 
@@ -413,4 +414,76 @@ async fn one_code_at_many_gates_is_valid_once(app: TestApp) {
         23,
         "{results:?}"
     );
+}
+
+async fn a_nonce_reused_for_another_scan_is_refused(app: TestApp) {
+    let owner = app.signup("owner@example.com").await;
+    let auth = Auth::bearer(&owner.token);
+    let ev = app
+        .ga_event(&owner, 10, json!({}), json!({ "price": 0 }))
+        .await;
+    let issued = tickets(&app, &owner.org_id, &ev, 2).await;
+    let list = checkin_list(&app, &auth, &ev.event_id, "Main").await;
+    let dev = device(&app, &auth, &[&list]).await;
+    let first = json!({ "nonce": "n1", "code": issued[0]["code"], "list_id": list });
+    let answer = scan(&app, &dev, first.clone()).await;
+    assert_eq!(answer["result"], "valid");
+    // A retry of the same scan gets the first answer, with or without naming the device's
+    // only list.
+    assert_eq!(scan(&app, &dev, first.clone()).await, answer);
+    assert_eq!(
+        scan(
+            &app,
+            &dev,
+            json!({ "nonce": "n1", "code": issued[0]["code"] })
+        )
+        .await,
+        answer
+    );
+    let scans = app.count("scans").await;
+    // The same nonce for another scan is a device fault: refused, never answered as the first.
+    for other in [
+        json!({ "nonce": "n1", "code": issued[1]["code"], "list_id": list }),
+        json!({ "nonce": "n1", "code": "not-a-code", "list_id": list }),
+        json!({ "nonce": "n1", "code": issued[0]["code"], "list_id": list, "direction": "out" }),
+        json!({ "nonce": "n1", "code": issued[0]["code"], "list_id": list, "gate": "south" }),
+    ] {
+        app.post("/gate/scans", &dev, other)
+            .await
+            .expect_problem(409, "nonce_reused");
+    }
+    // Offline uploads too: a nonce already used online, or twice in one upload.
+    let when = nextkt::platform::clock::rfc3339(
+        nextkt::platform::clock::Clock::now_ms(app.clock.as_ref()) - 60_000,
+    );
+    let offline = |nonce: &str, code: &Value| json!({ "nonce": nonce, "code": code, "list_id": list, "scanned_at": when, "device_result": "valid" });
+    let reused = offline("n1", &issued[1]["code"]);
+    let problem = app
+        .post("/gate/scans:batch", &dev, json!({ "scans": [reused] }))
+        .await
+        .expect_problem(409, "nonce_reused");
+    assert_eq!(problem["field"], "scans[0].nonce");
+    let a = offline("o1", &issued[1]["code"]);
+    let b = offline("o1", &json!("not-a-code"));
+    let problem = app
+        .post(
+            "/gate/scans:batch",
+            &dev,
+            json!({ "scans": [a.clone(), b] }),
+        )
+        .await
+        .expect_problem(409, "nonce_reused");
+    assert_eq!(problem["field"], "scans[1].nonce");
+    assert_eq!(app.count("scans").await, scans, "nothing recorded");
+    // The same scan twice in an upload is one scan.
+    let twice = app
+        .post(
+            "/gate/scans:batch",
+            &dev,
+            json!({ "scans": [a.clone(), a] }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(twice["results"][0]["answer"], twice["results"][1]["answer"]);
+    assert_eq!(app.count("scans").await, scans + 1);
 }

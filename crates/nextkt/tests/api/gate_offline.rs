@@ -268,7 +268,7 @@ async fn the_bundle_verifies_qrs_offline_and_hides_attendees(app: TestApp) {
     assert_eq!(reference::verify(&fresh, &qr(0), &list), Err("revoked"));
 
     // A revoked device gets no bundle.
-    let devices = app.get("/admin/devices", &auth).await.expect(200);
+    let devices = app.get("/admin/devices", &auth).await.expect(200)["items"].clone();
     let device_id = devices[0]["id"].as_str().unwrap();
     app.delete(&format!("/admin/devices/{device_id}"), &auth)
         .await
@@ -344,7 +344,8 @@ async fn offline_uploads_are_idempotent_and_conflicts_are_kept(app: TestApp) {
             &auth,
         )
         .await
-        .expect(200);
+        .expect(200)["items"]
+        .clone();
     assert_eq!(conflicts.as_array().unwrap().len(), 1);
     assert_eq!(conflicts[0]["ticket_id"], issued[0]["id"]);
     assert_eq!(conflicts[0]["kind"], "already_used");
@@ -404,7 +405,8 @@ async fn offline_uploads_are_idempotent_and_conflicts_are_kept(app: TestApp) {
             &auth,
         )
         .await
-        .expect(200);
+        .expect(200)["items"]
+        .clone();
     assert_eq!(conflicts[1]["kind"], "revoked");
     assert_eq!(conflicts[1]["ticket_id"], sold[0]["id"]);
 
@@ -515,7 +517,7 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     let new_qr = email["qr_payload"].as_str().unwrap().to_string();
     assert_ne!(new_code, old_code);
     assert_eq!(app.ticket_json(&new_code).await["holder_name"], "Sari");
-    let mine = app.get("/consumer/tickets", &buyer).await.expect(200);
+    let mine = app.get("/consumer/tickets", &buyer).await.expect(200)["items"].clone();
     let given = mine
         .as_array()
         .unwrap()
@@ -574,7 +576,8 @@ async fn transfers_revoke_the_old_code_and_keep_the_claim(app: TestApp) {
     let history = app
         .get(&format!("/admin/tickets/{ticket_id}/transfers"), &auth)
         .await
-        .expect(200);
+        .expect(200)["items"]
+        .clone();
     let moves: Vec<(&str, &str, &str)> = history
         .as_array()
         .unwrap()

@@ -315,6 +315,22 @@ impl TestApp {
         Resp::from(sent.expect("request sent")).await
     }
 
+    /// Sends `body` byte for byte (no JSON encoding) with `content_type`.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let req = auth
+            .apply(self.client.request(method, format!("{}{path}", self.base)))
+            .header("content-type", content_type)
+            .body(body);
+        Resp::from(req.send().await.expect("request sent")).await
+    }
+
     pub async fn patch(&self, path: &str, auth: &Auth, body: Value) -> Resp {
         self.call(Method::PATCH, path, auth, Some(body)).await
     }

@@ -3,7 +3,11 @@ use serde_json::Value;
 use crate::helpers::{Auth, TestApp};
 use crate::on_both_databases;
 
-on_both_databases!(health_readiness_and_metrics, openapi_and_docs);
+on_both_databases!(
+    health_readiness_and_metrics,
+    openapi_and_docs,
+    metrics_can_require_a_token
+);
 
 async fn health_readiness_and_metrics(app: TestApp) {
     assert_eq!(
@@ -67,6 +71,7 @@ async fn openapi_and_docs(app: TestApp) {
         "/consumer/cart/extend",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
@@ -91,4 +96,44 @@ async fn openapi_and_docs(app: TestApp) {
         );
     }
     let _: Value = doc;
+}
+
+async fn metrics_can_require_a_token(app: TestApp) {
+    // Open by default (see health_readiness_and_metrics); with a token set, only its bearer.
+    const TOKEN: &str = "scrape-token-0123456789";
+    let guarded = crate::helpers::spawn_app_with(app.backend, |config| {
+        config.metrics_token = Some(TOKEN.to_string());
+    })
+    .await;
+    guarded
+        .get("/metrics", &Auth::None)
+        .await
+        .expect_problem(401, "missing_credentials");
+    for wrong in [
+        "scrape-token-012345678",
+        "scrape-token-0123456789x",
+        "nkt_live_x",
+    ] {
+        guarded
+            .get("/metrics", &Auth::bearer(wrong))
+            .await
+            .expect_problem(401, "invalid_credentials");
+    }
+    let metrics = guarded
+        .get("/metrics", &Auth::bearer(TOKEN))
+        .await
+        .expect(200);
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("nextkt_http_requests_total"),
+        "{metrics}"
+    );
+    // Health checks stay open.
+    guarded.get("/healthz", &Auth::None).await.expect(200);
+    // A token too short to be a secret is refused at start.
+    let mut config = crate::helpers::test_config("sqlite://unused.db".into());
+    config.metrics_token = Some("short".into());
+    assert!(config.validate().is_err());
 }

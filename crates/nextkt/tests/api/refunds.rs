@@ -30,7 +30,8 @@ async fn sold(app: &TestApp, auth: &Auth, ev: &GaEvent) -> i64 {
     let types = app
         .get(&format!("/admin/events/{}/ticket-types", ev.event_id), auth)
         .await
-        .expect(200);
+        .expect(200)["items"]
+        .clone();
     types[0]["sold"].as_i64().unwrap()
 }
 
