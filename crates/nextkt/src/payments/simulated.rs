@@ -96,8 +96,17 @@ pub struct Outcome {
 pub async fn decide(
     State(state): State<AppState>,
     Path(payment_id): Path<String>,
-    Form(form): Form<Outcome>,
+    form: Result<Form<Outcome>, axum::extract::rejection::FormRejection>,
 ) -> ApiResult<Response> {
+    let Form(form) = form.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "send outcome=paid or outcome=failed as a form: {}",
+                e.body_text()
+            ),
+        )
+    })?;
     let payment = find(&state.db, &payment_id)
         .await?
         .filter(|p| p.provider == SIMULATED)

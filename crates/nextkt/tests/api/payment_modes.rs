@@ -10,6 +10,7 @@ use crate::on_both_databases;
 on_both_databases!(
     simulated_payments_make_test_orders_and_live_keys_are_refused,
     buyers_return_to_the_storefront_after_paying,
+    the_pay_form_answers_bad_input_as_problems,
 );
 
 async fn storefront_key(app: &TestApp, owner_token: &str, mode: &str) -> String {
@@ -154,4 +155,35 @@ async fn buyers_return_to_the_storefront_after_paying(app: TestApp) {
         .to_string();
     let status = reqwest::get(&pay_page).await.unwrap().status();
     assert_eq!(status, 200);
+}
+
+async fn the_pay_form_answers_bad_input_as_problems(app: TestApp) {
+    let owner = app.signup("owner@example.com").await;
+    let ev = app.ga_event(&owner, 10, json!({}), json!({})).await;
+    let test = storefront_key(&app, &owner.token, "test").await;
+    let answer = checkout_with(&app, &test, &ev, json!({})).await.expect(201);
+    let pay_page = answer["order"]["payments"][0]["redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", "nothing=here"),
+        ("text/plain", "outcome=paid"),
+    ] {
+        let resp = reqwest::Client::new()
+            .post(&pay_page)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{content_type} {body}");
+        assert_eq!(
+            resp.headers()["content-type"],
+            "application/problem+json",
+            "{content_type} {body}"
+        );
+    }
+    let page = reqwest::get(&pay_page).await.unwrap().text().await.unwrap();
+    assert!(page.contains(">pending<"), "nothing changed");
 }
