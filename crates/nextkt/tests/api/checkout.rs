@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, INTERNAL_KEY, TestApp};
+use crate::helpers::{Auth, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -44,18 +44,6 @@ async fn webhook(app: &TestApp, token: &str, body: Value) -> crate::helpers::Res
     .await
 }
 
-fn buyer_auth(org: &str, token: &str, cart: Option<&str>) -> Auth {
-    let mut h = vec![
-        ("x-internal-api-key".to_string(), INTERNAL_KEY.to_string()),
-        ("x-tenant".to_string(), org.to_string()),
-        ("authorization".to_string(), format!("Bearer {token}")),
-    ];
-    if let Some(c) = cart {
-        h.push(("x-cart-token".into(), c.into()));
-    }
-    Auth::Headers(h)
-}
-
 async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestApp) {
     let owner = app.signup("owner@example.com").await;
     let auth = Auth::bearer(&owner.token);
@@ -96,13 +84,13 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
     let added = app
         .post(
             "/consumer/cart/items",
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
             json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id, "quantity": 2 }),
         )
         .await
         .expect(201);
     let cart_token = added["cart_token"].as_str().unwrap().to_string();
-    let with = |c: &str| buyer_auth(&owner.org_id, &buyer_token, Some(c));
+    let with = |c: &str| Auth::buyer_cart(&owner.org_id, &buyer_token, Some(c));
     app.call(
         reqwest::Method::PUT,
         "/consumer/cart/discount",
@@ -157,7 +145,7 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
     let rewards = app
         .get(
             "/consumer/rewards",
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
         )
         .await
         .expect(200);
@@ -192,7 +180,7 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
                 "/consumer/orders/{}",
                 first["order"]["id"].as_str().unwrap()
             ),
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
         )
         .await
         .expect(200);
@@ -210,7 +198,7 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
     let rewards = app
         .get(
             "/consumer/rewards",
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
         )
         .await
         .expect(200);
@@ -218,7 +206,7 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
     let mine = app
         .get(
             "/consumer/tickets",
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
         )
         .await
         .expect(200);
@@ -226,7 +214,7 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
     let orders = app
         .get(
             "/consumer/orders",
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
         )
         .await
         .expect(200);
@@ -318,7 +306,7 @@ async fn browse_cart_discount_points_checkout_pay_and_see_the_tickets(app: TestA
     let rewards = app
         .get(
             "/consumer/rewards",
-            &buyer_auth(&owner.org_id, &buyer_token, None),
+            &Auth::buyer_cart(&owner.org_id, &buyer_token, None),
         )
         .await
         .expect(200);

@@ -191,6 +191,19 @@ impl Auth {
     }
 
     /// Internal key + tenant, with a buyer token riding along.
+    /// A logged-in buyer at the storefront (internal key), with a cart when given.
+    pub fn buyer_cart(org_id: &str, buyer_token: &str, cart: Option<&str>) -> Auth {
+        let mut h = vec![
+            ("x-internal-api-key".to_string(), INTERNAL_KEY.to_string()),
+            ("x-tenant".to_string(), org_id.to_string()),
+            ("authorization".to_string(), format!("Bearer {buyer_token}")),
+        ];
+        if let Some(c) = cart {
+            h.push(("x-cart-token".into(), c.into()));
+        }
+        Auth::Headers(h)
+    }
+
     pub fn buyer(org_id: &str, buyer_token: &str) -> Auth {
         Auth::Headers(vec![
             ("x-internal-api-key".into(), INTERNAL_KEY.into()),

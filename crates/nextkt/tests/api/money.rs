@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, GaEvent, INTERNAL_KEY, TestApp};
+use crate::helpers::{Auth, GaEvent, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -15,19 +15,6 @@ on_both_databases!(
     late_payments_honour_points_and_codes_only_while_they_last,
     an_event_sells_in_one_currency,
 );
-
-/// Headers of a logged-in buyer at the storefront, with a cart when given.
-fn buyer_auth(org_id: &str, token: &str, cart: Option<&str>) -> Auth {
-    let mut h = vec![
-        ("x-internal-api-key".to_string(), INTERNAL_KEY.to_string()),
-        ("x-tenant".to_string(), org_id.to_string()),
-        ("authorization".to_string(), format!("Bearer {token}")),
-    ];
-    if let Some(c) = cart {
-        h.push(("x-cart-token".into(), c.into()));
-    }
-    Auth::Headers(h)
-}
 
 async fn points_program(app: &TestApp, auth: &Auth) {
     app.call(
@@ -70,7 +57,7 @@ async fn buyer_checkout(
     let added = app
         .post(
             "/consumer/cart/items",
-            &buyer_auth(org_id, token, None),
+            &Auth::buyer_cart(org_id, token, None),
             json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id, "quantity": quantity }),
         )
         .await
@@ -80,7 +67,7 @@ async fn buyer_checkout(
         app.call(
             reqwest::Method::PUT,
             "/consumer/cart/points",
-            &buyer_auth(org_id, token, Some(&cart)),
+            &Auth::buyer_cart(org_id, token, Some(&cart)),
             Some(json!({ "points": points })),
         )
         .await
@@ -88,7 +75,7 @@ async fn buyer_checkout(
     }
     app.post(
         "/consumer/checkout",
-        &buyer_auth(org_id, token, Some(&cart)),
+        &Auth::buyer_cart(org_id, token, Some(&cart)),
         json!({}),
     )
     .await
@@ -437,7 +424,7 @@ async fn buyer_limits_count_pending_and_issued_tickets(app: TestApp) {
     buyer_checkout(&app, &owner.org_id, &token, &ev, 1, 0).await;
     app.post(
         "/consumer/cart/items",
-        &buyer_auth(&owner.org_id, &token, None),
+        &Auth::buyer_cart(&owner.org_id, &token, None),
         add(1),
     )
     .await
@@ -450,7 +437,7 @@ async fn buyer_limits_count_pending_and_issued_tickets(app: TestApp) {
         .expect(201);
     app.post(
         "/consumer/cart/items",
-        &buyer_auth(&owner.org_id, &token, None),
+        &Auth::buyer_cart(&owner.org_id, &token, None),
         add(1),
     )
     .await
@@ -494,7 +481,7 @@ async fn buyer_limits_count_pending_and_issued_tickets(app: TestApp) {
     let added = app
         .post(
             "/consumer/cart/items",
-            &buyer_auth(&owner.org_id, &token, None),
+            &Auth::buyer_cart(&owner.org_id, &token, None),
             json!({ "event_id": event_id, "seat_ids": [seat(0), seat(1)] }),
         )
         .await
@@ -503,7 +490,7 @@ async fn buyer_limits_count_pending_and_issued_tickets(app: TestApp) {
     let order = app
         .post(
             "/consumer/checkout",
-            &buyer_auth(&owner.org_id, &token, Some(cart)),
+            &Auth::buyer_cart(&owner.org_id, &token, Some(cart)),
             json!({}),
         )
         .await
@@ -514,7 +501,7 @@ async fn buyer_limits_count_pending_and_issued_tickets(app: TestApp) {
     );
     app.post(
         "/consumer/cart/items",
-        &buyer_auth(&owner.org_id, &token, None),
+        &Auth::buyer_cart(&owner.org_id, &token, None),
         json!({ "event_id": event_id, "seat_ids": [seat(2)] }),
     )
     .await
@@ -541,7 +528,7 @@ async fn two_carts_of_one_buyer_at_once_respect_the_buyer_limit(app: TestApp) {
         let answers = app
             .post_all(
                 "/consumer/cart/items",
-                &buyer_auth(&owner.org_id, &token, None),
+                &Auth::buyer_cart(&owner.org_id, &token, None),
                 vec![
                     json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id, "quantity": 2 }),
                     json!({ "event_id": ev.event_id, "ticket_type_id": second_type["id"], "quantity": 2 }),
