@@ -61,6 +61,8 @@ async fn create_invoice(
         "payer_email": body["payer_email"], "status": "PENDING",
         "invoice_url": format!("https://checkout-staging.xendit.co/web/{id}"),
         "invoice_duration": body["invoice_duration"],
+        "success_redirect_url": body["success_redirect_url"],
+        "failure_redirect_url": body["failure_redirect_url"],
     });
     s.invoices.insert(id, invoice.clone());
     (StatusCode::OK, axum::Json(invoice))
@@ -231,7 +233,7 @@ async fn checkout(app: &TestApp, cart: &Auth) -> Resp {
     app.post(
         "/consumer/checkout",
         cart,
-        json!({ "email": "budi@example.com", "name": "Budi" }),
+        json!({ "email": "budi@example.com", "name": "Budi", "return_url": "https://shop.example.com/thanks" }),
     )
     .await
 }
@@ -291,6 +293,14 @@ async fn xendit_invoices_callbacks_and_refunds(app: TestApp) {
     assert_eq!(invoice["amount"], order["total"]);
     assert_eq!(invoice["payer_email"], "budi@example.com");
     assert!(invoice["invoice_duration"].as_i64().unwrap() >= 60);
+    // Without a return URL the buyer comes back to the payment's page on this server.
+    let back = format!("/pay/{}", payment["id"].as_str().unwrap());
+    for field in ["success_redirect_url", "failure_redirect_url"] {
+        assert!(
+            invoice[field].as_str().unwrap().ends_with(&back),
+            "{invoice}"
+        );
+    }
 
     // Xendit's invoice callback.
     let paid = json!({
@@ -406,6 +416,15 @@ async fn xendit_over_https_with_a_trusted_ca(app: TestApp) {
     assert_eq!(invoice["external_id"], payment["id"]);
     assert_eq!(invoice["amount"], order["total"]);
     assert_eq!(checkout["payment_url"], invoice["invoice_url"]);
+    // Xendit sends the buyer back to the storefront's page, paid or not.
+    assert_eq!(
+        invoice["success_redirect_url"],
+        "https://shop.example.com/thanks"
+    );
+    assert_eq!(
+        invoice["failure_redirect_url"],
+        "https://shop.example.com/thanks"
+    );
 
     let paid = json!({
         "id": "inv_1", "external_id": payment["id"], "status": "PAID", "amount": order["total"],
