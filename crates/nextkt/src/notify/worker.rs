@@ -107,7 +107,7 @@ async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow:
     if let Some(tickets) = payload.get_mut("tickets").and_then(Value::as_array_mut) {
         for ticket in tickets {
             let svg =
-                crate::tickets::page::qr_svg(ticket["qr_payload"].as_str().unwrap_or_default());
+                crate::tickets::qr::svg(ticket["qr_payload"].as_str().unwrap_or_default());
             ticket["qr_svg"] = Value::String(svg);
         }
     }

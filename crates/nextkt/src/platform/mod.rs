@@ -1,5 +1,5 @@
 //! Plumbing every context uses: configuration, database, errors, HTTP helpers, secrets,
-//! sessions, idempotency, pagination, rate limits, metrics.
+//! sessions, idempotency, pagination, rate limits, metrics, time zones and money for display.
 
 pub mod client_ip;
 pub mod clock;
@@ -11,7 +11,9 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod json;
+pub mod local_time;
 pub mod metrics;
+pub mod money;
 pub mod one_time;
 pub mod pagination;
 pub mod ratelimit;
