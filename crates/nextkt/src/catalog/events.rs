@@ -149,6 +149,30 @@ impl EventRow {
         title_in(&self.title(), locale)
     }
 
+    pub fn venue(&self) -> Option<VenueRef> {
+        self.venue_json
+            .as_deref()
+            .and_then(|v| serde_json::from_str(v).ok())
+    }
+
+    /// What an email says of the event, in `locale`: `event` (its title), `event_starts_at`
+    /// (RFC 3339, UTC), `event_timezone`, `venue` and `venue_city`. Templates show the start
+    /// in the event's zone with the `local_time` filter.
+    pub fn email_details(&self, locale: &str) -> serde_json::Map<String, serde_json::Value> {
+        let venue = self.venue();
+        let city = venue
+            .as_ref()
+            .and_then(|v| v.city.clone())
+            .or_else(|| self.city.clone());
+        let mut details = serde_json::Map::new();
+        details.insert("event".into(), self.title_in(locale).into());
+        details.insert("event_starts_at".into(), rfc3339(self.starts_at).into());
+        details.insert("event_timezone".into(), self.timezone.clone().into());
+        details.insert("venue".into(), venue.map(|v| v.name).into());
+        details.insert("venue_city".into(), city.into());
+        details
+    }
+
     /// Whether buyers can put this event's tickets in a cart right now.
     pub fn on_sale(&self, now: Millis) -> Result<(), ApiError> {
         if self.status != "published" {

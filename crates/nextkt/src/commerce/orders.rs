@@ -541,6 +541,20 @@ async fn settle_paid(
         .iter()
         .map(|t| json!({ "url": format!("{}/t/{}", state.base_url, t.code), "holder": t.holder_name, "qr_payload": t.qr_payload }))
         .collect();
+    // The email names the event, its local start and its venue.
+    let event: crate::catalog::events::EventRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM events WHERE id = $1",
+        crate::catalog::events::EVENT_COLUMNS
+    )))
+    .bind(order.event_id.clone())
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut payload = json!({ "order_id": order.id, "name": order.name, "total": order.total, "currency": order.currency,
+        "subtotal": order.subtotal, "discount": order.discount, "points_value": order.points_value,
+        "tax": order.tax, "fee": order.fee, "tickets": links });
+    if let Some(fields) = payload.as_object_mut() {
+        fields.extend(event.email_details(&order.locale));
+    }
     outbox::enqueue(
         tx,
         Email {
@@ -548,9 +562,7 @@ async fn settle_paid(
             template: "order_confirmation",
             locale: &order.locale,
             to: &order.email,
-            payload: json!({ "order_id": order.id, "name": order.name, "total": order.total, "currency": order.currency,
-                "subtotal": order.subtotal, "discount": order.discount, "points_value": order.points_value,
-                "tax": order.tax, "fee": order.fee, "tickets": links }),
+            payload,
         },
         now,
     )

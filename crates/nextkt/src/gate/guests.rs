@@ -246,7 +246,6 @@ async fn add_all(
         .execute(&mut **tx)
         .await?;
         if send_email {
-            let event_title = event.title_in(&locale);
             let links: Vec<serde_json::Value> = issued
                 .iter()
                 .map(|t| json!({ "url": format!("{}/t/{}", state.base_url, t.code), "qr_payload": t.qr_payload }))
@@ -258,7 +257,13 @@ async fn add_all(
                     template: "guest_ticket",
                     locale: &locale,
                     to: &e.email,
-                    payload: json!({ "name": e.name, "event": event_title, "tickets": links }),
+                    payload: {
+                        let mut payload = json!({ "name": e.name, "tickets": links });
+                        if let Some(fields) = payload.as_object_mut() {
+                            fields.extend(event.email_details(&locale));
+                        }
+                        payload
+                    },
                 },
                 now,
             )

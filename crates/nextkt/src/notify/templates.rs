@@ -1,5 +1,10 @@
 //! Email templates, English and Indonesian, embedded in the binary. A text template starts
 //! with a `Subject:` line; a template may also have an HTML version.
+//!
+//! Two filters format for people: `{{ total | money(currency, "id") }}` (`Rp 2.568.500`) and
+//! `{{ event_starts_at | local_time(event_timezone, "id") }}` (`Jumat, 1 Maret 2030, 19.00
+//! WIB`). A ticket's QR code is an image attachment the worker adds: the HTML shows it with
+//! `<img src="cid:{{ t.qr_cid }}">`.
 
 use minijinja::Environment;
 use serde_json::Value;
@@ -28,6 +33,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "late_payment_refund.id.txt",
         include_str!("../../templates/email/late_payment_refund.id.txt"),
+    ),
+    (
+        "refund.en.txt",
+        include_str!("../../templates/email/refund.en.txt"),
+    ),
+    (
+        "refund.id.txt",
+        include_str!("../../templates/email/refund.id.txt"),
     ),
     (
         "buyer_password_reset.en.txt",
@@ -62,12 +75,28 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/email/ticket_transferred.id.txt"),
     ),
     (
+        "ticket_transferred.en.html",
+        include_str!("../../templates/email/ticket_transferred.en.html"),
+    ),
+    (
+        "ticket_transferred.id.html",
+        include_str!("../../templates/email/ticket_transferred.id.html"),
+    ),
+    (
         "guest_ticket.en.txt",
         include_str!("../../templates/email/guest_ticket.en.txt"),
     ),
     (
         "guest_ticket.id.txt",
         include_str!("../../templates/email/guest_ticket.id.txt"),
+    ),
+    (
+        "guest_ticket.en.html",
+        include_str!("../../templates/email/guest_ticket.en.html"),
+    ),
+    (
+        "guest_ticket.id.html",
+        include_str!("../../templates/email/guest_ticket.id.html"),
     ),
 ];
 
@@ -77,8 +106,37 @@ pub struct Rendered {
     pub html: Option<String>,
 }
 
+/// `amount` minor units of `currency` for a reader of `locale`; nothing for no amount.
+fn money_filter(amount: Option<i64>, currency: Option<String>, locale: Option<String>) -> String {
+    match amount {
+        Some(amount) => crate::platform::money::format(
+            amount,
+            currency.as_deref().unwrap_or_default(),
+            locale.as_deref().unwrap_or("en"),
+        ),
+        None => String::new(),
+    }
+}
+
+/// An RFC 3339 instant in `zone`, for a reader of `locale`; nothing for no instant.
+fn local_time_filter(at: Option<String>, zone: Option<String>, locale: Option<String>) -> String {
+    match at
+        .as_deref()
+        .and_then(crate::platform::clock::parse_rfc3339)
+    {
+        Some(at) => crate::platform::local_time::format(
+            at,
+            zone.as_deref().unwrap_or("UTC"),
+            locale.as_deref().unwrap_or("en"),
+        ),
+        None => String::new(),
+    }
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.add_filter("money", money_filter);
+    env.add_filter("local_time", local_time_filter);
     for (name, source) in TEMPLATES {
         // Embedded templates are checked by the tests; a broken one fails there.
         let _ = env.add_template(name, source);
@@ -134,11 +192,14 @@ mod tests {
         let payload = json!({
             "order_id": "o1", "name": "Budi", "total": 1000, "currency": "IDR", "token": "tok",
             "organization_name": "Java Jazz", "amount": 500, "reason": "cancelled show",
-            "tickets": [{ "holder": "Budi", "url": "http://x/t/abc", "qr_svg": "<svg></svg>" }],
+            "tickets": [{ "holder": "Budi", "url": "http://x/t/abc", "qr_cid": "qr1.m@nextkt" }],
+            "event": "Java Jazz", "event_starts_at": "2030-03-01T12:00:00Z",
+            "event_timezone": "Asia/Jakarta", "venue": "JIExpo", "venue_city": "Jakarta",
         });
         for template in [
             "order_confirmation",
             "late_payment_refund",
+            "refund",
             "buyer_password_reset",
             "buyer_verify_email",
             "operator_invite",
@@ -154,8 +215,15 @@ mod tests {
             }
         }
         let id = render("order_confirmation", "id", &payload).unwrap();
-        assert!(id.subject.starts_with("Tiket Anda"));
+        assert_eq!(id.subject, "Tiket Anda untuk Java Jazz");
         assert!(id.text.contains("http://x/t/abc"));
+        assert!(
+            id.text
+                .contains("Java Jazz\nJumat, 1 Maret 2030, 19.00 WIB\nJIExpo, Jakarta\n"),
+            "{}",
+            id.text
+        );
+        assert!(id.text.contains("Total dibayar    Rp 1.000"), "{}", id.text);
         let receipt = render(
             "order_confirmation",
             "en",
@@ -164,21 +232,49 @@ mod tests {
         )
         .unwrap();
         assert!(
-            receipt.text.contains("Platform fee     25 IDR"),
+            receipt.text.contains("Platform fee     Rp 25"),
             "{}",
             receipt.text
         );
-        assert!(receipt.text.contains("Discount        -100 IDR"));
+        assert!(receipt.text.contains("Discount        -Rp 100"));
+        assert!(receipt.text.contains("Total paid       Rp 1,015"));
         assert!(!receipt.text.contains("Points"), "zero lines are left out");
-        assert!(id.html.unwrap().contains("<svg>"));
+        assert_eq!(
+            receipt.subject, "Your tickets for order o",
+            "no event named"
+        );
+        let html = id.html.unwrap();
+        assert!(html.contains("src=\"cid:qr1.m@nextkt\""), "{html}");
+        assert!(html.contains("Jumat, 1 Maret 2030, 19.00 WIB") && html.contains("Rp 1.000"));
+        let refund = render(
+            "refund",
+            "en",
+            &json!({ "order_id": "o", "name": "B", "amount": 1500, "currency": "USD", "tickets": 1 }),
+        )
+        .unwrap();
+        assert!(
+            refund.text.contains("refunded $15.00 for"),
+            "{}",
+            refund.text
+        );
         let moved = render(
             "ticket_transferred",
             "en",
-            &json!({ "name": "Sari", "from": "Budi", "event": "Java Jazz", "url": "http://x/t/new" }),
+            &json!({ "name": "Sari", "from": "Budi", "event": "Java Jazz", "url": "http://x/t/new",
+                     "event_starts_at": "2030-03-01T12:00:00Z", "event_timezone": "Asia/Makassar",
+                     "venue": "Trans Studio", "venue_city": null, "qr_cid": "qr1.m@nextkt" }),
         )
         .unwrap();
         assert_eq!(moved.subject, "A ticket for you: Java Jazz");
         assert!(moved.text.contains("Budi has passed") && moved.text.contains("http://x/t/new"));
+        assert!(
+            moved
+                .text
+                .contains("Fri, 1 Mar 2030, 20:00 WITA\nTrans Studio\n"),
+            "{}",
+            moved.text
+        );
+        assert!(moved.html.unwrap().contains("src=\"cid:qr1.m@nextkt\""));
         let guest = render(
             "guest_ticket",
             "id",

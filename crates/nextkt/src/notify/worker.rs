@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 
@@ -102,15 +103,38 @@ pub async fn drain_once(state: &AppState, transport: &Transport) -> anyhow::Resu
     Ok(sent)
 }
 
+/// A ticket's QR code to go with an email: its Content-ID and its PNG.
+struct InlineQr {
+    content_id: String,
+    png: Vec<u8>,
+}
+
+/// Gives every ticket in the payload (`tickets[].qr_payload`, or a top-level `qr_payload`)
+/// a `qr_cid` for its QR image, and returns the images to attach.
+fn qr_images(payload: &mut Value, mail_id: &str) -> Vec<InlineQr> {
+    let mut images = Vec::new();
+    let mut add = |ticket: &mut Value| {
+        let Some(png) = ticket
+            .get("qr_payload")
+            .and_then(Value::as_str)
+            .and_then(crate::tickets::qr::png)
+        else {
+            return;
+        };
+        let content_id = format!("qr{}.{mail_id}@nextkt", images.len() + 1);
+        ticket["qr_cid"] = Value::String(content_id.clone());
+        images.push(InlineQr { content_id, png });
+    };
+    match payload.get_mut("tickets").and_then(Value::as_array_mut) {
+        Some(tickets) => tickets.iter_mut().for_each(&mut add),
+        None => add(payload),
+    }
+    images
+}
+
 async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow::Result<()> {
     let mut payload: Value = serde_json::from_str(&mail.payload_json)?;
-    if let Some(tickets) = payload.get_mut("tickets").and_then(Value::as_array_mut) {
-        for ticket in tickets {
-            let svg =
-                crate::tickets::page::qr_svg(ticket["qr_payload"].as_str().unwrap_or_default());
-            ticket["qr_svg"] = Value::String(svg);
-        }
-    }
+    let images = qr_images(&mut payload, &mail.id);
     let rendered = templates::render(&mail.template, &mail.locale, &payload)?;
     let from: Mailbox = state
         .config
@@ -126,9 +150,29 @@ async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow:
         .to(to)
         .subject(rendered.subject)
         .message_id(Some(format!("<{}@nextkt>", mail.id)));
-    let message = match rendered.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.text, html))?,
-        None => builder.body(rendered.text)?,
+    let png = ContentType::parse("image/png")?;
+    let image = |(n, qr): (usize, InlineQr)| {
+        Attachment::new_inline_with_name(qr.content_id, format!("ticket-{}.png", n + 1))
+            .body(qr.png, png.clone())
+    };
+    // With images, the HTML and its images go together (multipart/related); a text-only
+    // email carries them as plain attachments.
+    let message = match (rendered.html, images.is_empty()) {
+        (Some(html), true) => {
+            builder.multipart(MultiPart::alternative_plain_html(rendered.text, html))?
+        }
+        (Some(html), false) => builder.multipart(
+            images.into_iter().enumerate().map(image).fold(
+                MultiPart::related()
+                    .multipart(MultiPart::alternative_plain_html(rendered.text, html)),
+                MultiPart::singlepart,
+            ),
+        )?,
+        (None, true) => builder.body(rendered.text)?,
+        (None, false) => builder.multipart(images.into_iter().enumerate().map(image).fold(
+            MultiPart::mixed().singlepart(SinglePart::plain(rendered.text)),
+            MultiPart::singlepart,
+        ))?,
     };
     match transport {
         Transport::Smtp(smtp) => {

@@ -1,5 +1,6 @@
 //! Plumbing every context uses: configuration, database, errors, HTTP helpers, the outgoing
-//! HTTP client, secrets, sessions, idempotency, pagination, rate limits, metrics.
+//! HTTP client, secrets, sessions, idempotency, pagination, rate limits, metrics, time zones
+//! and money for display.
 
 pub mod client_ip;
 pub mod clock;
@@ -13,7 +14,9 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod json;
+pub mod local_time;
 pub mod metrics;
+pub mod money;
 pub mod one_time;
 pub mod pagination;
 pub mod query;

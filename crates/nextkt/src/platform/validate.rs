@@ -156,24 +156,11 @@ pub const CURRENCIES: [&str; 155] = [
     "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
-/// An IANA time zone name such as `Asia/Jakarta` or `UTC` (shape only).
+/// An IANA time zone name such as `Asia/Jakarta` or `UTC`, known to the time zone database
+/// (any letter case; returned as the database spells it).
 pub fn timezone(field: &str, value: &str) -> Result<String, ApiError> {
-    let ok = !value.is_empty()
-        && value.len() <= 64
-        && value.split('/').all(|part| {
-            part.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
-        });
-    if ok {
-        Ok(value.to_string())
-    } else {
-        Err(ApiError::invalid(
-            field,
-            "must be an IANA time zone such as Asia/Jakarta",
-        ))
-    }
+    super::local_time::canonical_name(value.trim())
+        .ok_or_else(|| ApiError::invalid(field, "must be an IANA time zone such as Asia/Jakarta"))
 }
 
 /// Languages the platform writes in.
@@ -296,7 +283,8 @@ mod tests {
         assert!(timezone("t", "Asia/Jakarta").is_ok());
         assert!(timezone("t", "UTC").is_ok());
         assert!(timezone("t", "America/Argentina/Buenos_Aires").is_ok());
-        assert!(timezone("t", "asia/jakarta").is_err());
+        assert_eq!(timezone("t", "asia/jakarta").unwrap(), "Asia/Jakarta");
+        assert!(timezone("t", "Asia/Atlantis").is_err());
         assert!(timezone("t", "../etc").is_err());
         assert!(locale("l", "id").is_ok());
         assert!(locale("l", "fr").is_err());

@@ -3,6 +3,7 @@
 //! the code at `/t/{code}`.
 
 pub mod page;
+pub mod qr;
 pub mod signing;
 pub mod transfer;
 

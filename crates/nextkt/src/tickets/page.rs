@@ -5,8 +5,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
-use qrcode::QrCode;
-use qrcode::render::svg;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -14,6 +12,7 @@ use super::{TICKET_COLUMNS, TicketRow};
 use crate::app::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
+use crate::platform::local_time;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicTicket {
@@ -22,9 +21,17 @@ pub struct PublicTicket {
     pub status: String,
     pub holder_name: String,
     pub event_title: String,
+    /// The start, RFC 3339 in UTC.
     pub event_starts_at: String,
+    /// IANA time zone the event is local to.
     pub event_timezone: String,
+    /// The start as people at the event read it, in English: `Fri, 1 Mar 2030, 19:00 WIB`
+    /// (the zone's abbreviation, or its UTC offset where it has none).
+    pub event_starts_local: String,
+    /// The venue's name.
     pub venue: Option<String>,
+    /// The venue's city (or the event's).
+    pub venue_city: Option<String>,
     pub ticket_type: String,
     /// `Row-Number` for a seat.
     pub seat: Option<String>,
@@ -40,6 +47,7 @@ struct Extra {
     starts_at: i64,
     timezone: String,
     venue_json: Option<String>,
+    city: Option<String>,
     ticket_type_name: String,
 }
 
@@ -52,7 +60,7 @@ async fn load(state: &AppState, code: &str) -> ApiResult<PublicTicket> {
     .await?;
     let ticket = ticket.ok_or_else(|| ApiError::not_found("ticket"))?;
     let extra: Extra = sqlx::query_as(
-        "SELECT e.title_json, e.starts_at, e.timezone, e.venue_json, t.name AS ticket_type_name \
+        "SELECT e.title_json, e.starts_at, e.timezone, e.venue_json, e.city, t.name AS ticket_type_name \
          FROM events e JOIN ticket_types t ON t.event_id = e.id WHERE e.id = $1 AND t.id = $2",
     )
     .bind(ticket.event_id.clone())
@@ -74,16 +82,18 @@ async fn load(state: &AppState, code: &str) -> ApiResult<PublicTicket> {
     let venue = extra
         .venue_json
         .as_deref()
-        .and_then(|v| serde_json::from_str::<crate::catalog::events::VenueRef>(v).ok())
-        .map(|v| v.name);
+        .and_then(|v| serde_json::from_str::<crate::catalog::events::VenueRef>(v).ok());
+    let venue_city = venue.as_ref().and_then(|v| v.city.clone()).or(extra.city);
     Ok(PublicTicket {
         code: ticket.code,
         status: ticket.status,
         holder_name: ticket.holder_name,
         event_title: crate::catalog::events::title_in(&title, "en"),
         event_starts_at: rfc3339(extra.starts_at),
+        event_starts_local: local_time::format(extra.starts_at, &extra.timezone, "en"),
         event_timezone: extra.timezone,
-        venue,
+        venue: venue.map(|v| v.name),
+        venue_city,
         ticket_type: extra.ticket_type_name,
         seat: seat
             .as_ref()
@@ -101,19 +111,6 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The QR code of a payload as an SVG element.
-pub fn qr_svg(payload: &str) -> String {
-    match QrCode::new(payload.as_bytes()) {
-        Ok(code) => code
-            .render::<svg::Color>()
-            .min_dimensions(240, 240)
-            .dark_color(svg::Color("#000000"))
-            .light_color(svg::Color("#ffffff"))
-            .build(),
-        Err(_) => String::new(),
-    }
-}
-
 fn html(ticket: &PublicTicket) -> String {
     let valid = ticket.status == "valid";
     let seat = match (&ticket.section, &ticket.seat) {
@@ -124,10 +121,18 @@ fn html(ticket: &PublicTicket) -> String {
         ),
         _ => String::new(),
     };
-    let venue = ticket
-        .venue
-        .as_deref()
-        .map(|v| format!("<p class=\"k\">Venue</p><p class=\"v\">{}</p>", esc(v)))
+    let place = match (&ticket.venue, &ticket.venue_city) {
+        (Some(venue), Some(city)) => Some(format!("{venue}, {city}")),
+        (Some(venue), None) => Some(venue.clone()),
+        (None, city) => city.clone(),
+    };
+    let venue = place
+        .map(|v| {
+            format!(
+                "<p class=\"k\">Venue</p><p class=\"v\" id=\"venue\">{}</p>",
+                esc(&v)
+            )
+        })
         .unwrap_or_default();
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -145,7 +150,7 @@ fn html(ticket: &PublicTicket) -> String {
          </style></head><body><main><div class=\"card\">{test}\
          <h1 id=\"event\">{title}</h1><span class=\"status {status_class}\" id=\"status\">{status}</span>\
          <p class=\"k\">Holder</p><p class=\"v\" id=\"holder\">{holder}</p>\
-         <p class=\"k\">When</p><p class=\"v\">{starts} ({tz})</p>{venue}\
+         <p class=\"k\">When</p><p class=\"v\"><time id=\"when\" datetime=\"{starts_at}\" title=\"{tz}\">{starts}</time></p>{venue}\
          <p class=\"k\">Ticket</p><p class=\"v\" id=\"tier\">{tier}</p>{seat}\
          <div class=\"qr{qr_class}\" id=\"qr\">{qr}</div><code>{code}</code>\
          </div></main></body></html>",
@@ -157,11 +162,12 @@ fn html(ticket: &PublicTicket) -> String {
             "Void — not admitted"
         },
         holder = esc(&ticket.holder_name),
-        starts = esc(&ticket.event_starts_at),
+        starts_at = esc(&ticket.event_starts_at),
+        starts = esc(&ticket.event_starts_local),
         tz = esc(&ticket.event_timezone),
         tier = esc(&ticket.ticket_type),
         qr_class = if valid { "" } else { " void-qr" },
-        qr = qr_svg(&ticket.qr_payload),
+        qr = super::qr::svg(&ticket.qr_payload),
         code = esc(&ticket.code),
         test = if ticket.livemode {
             ""

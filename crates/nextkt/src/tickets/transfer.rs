@@ -159,7 +159,11 @@ async fn transfer(
         .bind(ticket.order_id.clone())
         .fetch_one(&mut *tx)
         .await?;
-    let event_title = event.title_in(&locale);
+    let mut payload = json!({ "name": name, "from": ticket.holder_name,
+        "url": format!("{}/t/{code}", state.base_url), "qr_payload": qr_payload });
+    if let Some(fields) = payload.as_object_mut() {
+        fields.extend(event.email_details(&locale));
+    }
     outbox::enqueue(
         &mut tx,
         Email {
@@ -167,8 +171,7 @@ async fn transfer(
             template: "ticket_transferred",
             locale: &locale,
             to: &email,
-            payload: json!({ "name": name, "from": ticket.holder_name, "event": event_title,
-                "url": format!("{}/t/{code}", state.base_url), "qr_payload": qr_payload }),
+            payload,
         },
         now,
     )

@@ -30,4 +30,5 @@ mod pricing;
 mod refunds;
 mod roles;
 mod storefront;
+mod ticket_page;
 mod xendit;
