@@ -133,9 +133,17 @@ fn qr_images(payload: &mut Value, mail_id: &str) -> Vec<InlineQr> {
 }
 
 async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow::Result<()> {
-    let mut payload: Value = serde_json::from_str(&mail.payload_json)?;
-    let images = qr_images(&mut payload, &mail.id);
-    let rendered = templates::render(&mail.template, &mail.locale, &payload)?;
+    // Drawing QR codes and rendering templates is CPU work: done on the blocking pool, so
+    // the worker never holds up the threads that answer requests.
+    let (payload_json, mail_id) = (mail.payload_json.clone(), mail.id.clone());
+    let (template, locale) = (mail.template.clone(), mail.locale.clone());
+    let (images, rendered) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut payload: Value = serde_json::from_str(&payload_json)?;
+        let images = qr_images(&mut payload, &mail_id);
+        let rendered = templates::render(&template, &locale, &payload)?;
+        Ok((images, rendered))
+    })
+    .await??;
     let from: Mailbox = state
         .config
         .mail_from
