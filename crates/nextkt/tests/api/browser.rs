@@ -38,23 +38,9 @@ async fn the_ticket_page_renders_in_chromium(app: TestApp) {
             json!({ "price": 0 }),
         )
         .await;
-    let added = app
-        .add_to_cart(
-            &owner.org_id,
-            None,
-            json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id }),
-        )
-        .await
-        .expect(201);
-    let cart = TestApp::cart_auth(&owner.org_id, added["cart_token"].as_str().unwrap());
     let order = app
-        .post(
-            "/consumer/checkout",
-            &cart,
-            json!({ "email": "siti@example.com", "name": "Siti Nurhaliza" }),
-        )
-        .await
-        .expect(201);
+        .checkout_anonymously(&owner.org_id, &ev, 1, "siti@example.com", "Siti Nurhaliza")
+        .await;
     let url = order["order"]["tickets"][0]["url"]
         .as_str()
         .unwrap()

@@ -459,23 +459,9 @@ async fn a_transferred_ticket_arrives_with_its_new_qr_as_a_png(app: TestApp) {
     let ev = app
         .ga_event(&owner, 5, json!({}), json!({ "price": 0 }))
         .await;
-    let added = app
-        .add_to_cart(
-            &owner.org_id,
-            None,
-            json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id }),
-        )
-        .await
-        .expect(201);
-    let cart = TestApp::cart_auth(&owner.org_id, added["cart_token"].as_str().unwrap());
     let order = app
-        .post(
-            "/consumer/checkout",
-            &cart,
-            json!({ "email": "budi@example.com", "name": "Budi" }),
-        )
-        .await
-        .expect(201);
+        .checkout_anonymously(&owner.org_id, &ev, 1, "budi@example.com", "Budi")
+        .await;
     let ticket_id = order["order"]["tickets"][0]["id"].as_str().unwrap();
     app.post(
         &format!("/admin/tickets/{ticket_id}/transfer"),

@@ -532,6 +532,34 @@ impl TestApp {
             .await
     }
 
+    /// An anonymous buyer puts `quantity` of the event's ticket type in a new cart and checks
+    /// out as `email` / `name`; the checkout's answer.
+    pub async fn checkout_anonymously(
+        &self,
+        org_id: &str,
+        ev: &GaEvent,
+        quantity: i64,
+        email: &str,
+        name: &str,
+    ) -> Value {
+        let added = self
+            .add_to_cart(
+                org_id,
+                None,
+                json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id, "quantity": quantity }),
+            )
+            .await
+            .expect(201);
+        let cart = TestApp::cart_auth(org_id, added["cart_token"].as_str().unwrap());
+        self.post(
+            "/consumer/checkout",
+            &cart,
+            json!({ "email": email, "name": name }),
+        )
+        .await
+        .expect(201)
+    }
+
     pub fn cart_auth(org_id: &str, cart_token: &str) -> Auth {
         Auth::Headers(vec![
             ("x-internal-api-key".into(), INTERNAL_KEY.into()),

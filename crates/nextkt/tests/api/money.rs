@@ -82,26 +82,6 @@ async fn buyer_checkout(
     .expect(201)
 }
 
-/// An anonymous checkout of `quantity` units; the answer.
-async fn anonymous_checkout(app: &TestApp, org_id: &str, ev: &GaEvent, quantity: i64) -> Value {
-    let added = app
-        .add_to_cart(
-            org_id,
-            None,
-            json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id, "quantity": quantity }),
-        )
-        .await
-        .expect(201);
-    let cart = TestApp::cart_auth(org_id, added["cart_token"].as_str().unwrap());
-    app.post(
-        "/consumer/checkout",
-        &cart,
-        json!({ "email": "walk-in@example.com", "name": "Walk In" }),
-    )
-    .await
-    .expect(201)
-}
-
 /// Every order the database calls paid has one ticket for each unit it bought.
 async fn assert_paid_orders_have_their_tickets(app: &TestApp) {
     let broken: i64 = sqlx::query_scalar(
@@ -274,7 +254,9 @@ async fn payments_for_cancelled_or_expired_orders_issue_tickets_or_are_refunded(
         .await;
 
     // Cancelled by an operator, the unit still free: paid after all, with its ticket.
-    let first = anonymous_checkout(&app, &owner.org_id, &ev, 1).await;
+    let first = app
+        .checkout_anonymously(&owner.org_id, &ev, 1, "walk-in@example.com", "Walk In")
+        .await;
     let id = first["order"]["id"].as_str().unwrap();
     app.post(&format!("/admin/orders/{id}/cancel"), &auth, json!({}))
         .await
@@ -299,12 +281,16 @@ async fn payments_for_cancelled_or_expired_orders_issue_tickets_or_are_refunded(
     .expect(201);
 
     // Cancelled, and the unit sold to someone else meanwhile: refunded, the buyer told.
-    let second = anonymous_checkout(&app, &owner.org_id, &ev, 1).await;
+    let second = app
+        .checkout_anonymously(&owner.org_id, &ev, 1, "walk-in@example.com", "Walk In")
+        .await;
     let id = second["order"]["id"].as_str().unwrap();
     app.post(&format!("/admin/orders/{id}/cancel"), &auth, json!({}))
         .await
         .expect(200);
-    let winner = anonymous_checkout(&app, &owner.org_id, &ev, 1).await;
+    let winner = app
+        .checkout_anonymously(&owner.org_id, &ev, 1, "walk-in@example.com", "Walk In")
+        .await;
     assert_eq!(
         app.pay_by_webhook(&winner["order"]["payments"][0]).await,
         "paid"

@@ -15,23 +15,9 @@ on_both_databases!(
 async fn free_ticket(app: &TestApp, event: Value) -> (String, Value) {
     let owner = app.signup("owner@example.com").await;
     let ev = app.ga_event(&owner, 5, event, json!({ "price": 0 })).await;
-    let added = app
-        .add_to_cart(
-            &owner.org_id,
-            None,
-            json!({ "event_id": ev.event_id, "ticket_type_id": ev.ticket_type_id }),
-        )
-        .await
-        .expect(201);
-    let cart = TestApp::cart_auth(&owner.org_id, added["cart_token"].as_str().unwrap());
     let order = app
-        .post(
-            "/consumer/checkout",
-            &cart,
-            json!({ "email": "siti@example.com", "name": "Siti" }),
-        )
-        .await
-        .expect(201);
+        .checkout_anonymously(&owner.org_id, &ev, 1, "siti@example.com", "Siti")
+        .await;
     let code = order["order"]["tickets"][0]["code"]
         .as_str()
         .unwrap()
