@@ -112,10 +112,10 @@ pub async fn create(
     let types = body.ticket_type_ids.clone().unwrap_or_default();
     let known = crate::catalog::ticket_types::of_event(&state.db, &event.id).await?;
     if let Some(unknown) = types.iter().find(|t| !known.iter().any(|k| &&k.id == t)) {
-        return Err(ApiError::invalid(
-            "ticket_type_ids",
-            format!("{unknown} is not a ticket type of this event"),
-        ));
+        // Like every id in a body that names something: unknown or another's is 404.
+        let mut err = ApiError::not_found(&format!("ticket type {unknown} of this event"));
+        err.field = Some("ticket_type_ids".into());
+        return Err(err);
     }
     let starts_at = validate::opt_instant("starts_at", body.starts_at.as_deref())?;
     let ends_at = validate::opt_instant("ends_at", body.ends_at.as_deref())?;

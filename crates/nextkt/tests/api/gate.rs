@@ -138,13 +138,16 @@ async fn devices_pair_and_scans_answer_once(app: TestApp) {
         )
         .await
         .expect(201);
-    app.post(
-        &lists,
-        &auth,
-        json!({ "name": "Bad", "ticket_type_ids": ["nope"] }),
-    )
-    .await
-    .expect_problem(400, "validation_failed");
+    // A ticket type that is not the event's is answered like any unknown id in a body: 404.
+    let problem = app
+        .post(
+            &lists,
+            &auth,
+            json!({ "name": "Bad", "ticket_type_ids": ["nope"] }),
+        )
+        .await
+        .expect_problem(404, "not_found");
+    assert_eq!(problem["field"], "ticket_type_ids");
     let ids = |l: &Value| l["id"].as_str().unwrap().to_string();
     let (main_id, vip_id, re_id, later_id, closed_id) = (
         ids(&main),
