@@ -512,6 +512,7 @@ async fn settle_paid(
         order_id: &order.id,
         holder_name: &order.name,
         holder_email: &order.email,
+        livemode: order.livemode != 0,
     };
     let issued = tickets::issue(&state.db, tx, to, &claimed, now).await?;
     sqlx::query("UPDATE orders SET status = 'paid', paid_at = $1, updated_at = $1 WHERE id = $2")
@@ -592,16 +593,8 @@ async fn can_take_again(
         }
     }
     if let (Some(buyer_id), true) = (&order.buyer_id, order.points_used > 0) {
-        let live: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT remaining FROM points_lots WHERE buyer_id = $1 AND remaining > 0 \
-             AND (expires_at IS NULL OR expires_at > $2){}",
-            state.db.for_update()
-        )))
-        .bind(buyer_id.clone())
-        .bind(now)
-        .fetch_all(&mut **tx)
-        .await?;
-        if live.iter().sum::<i64>() < order.points_used {
+        let live = points::balance_locked(&state.db, tx, buyer_id, now).await?;
+        if live < order.points_used {
             return Ok(false);
         }
     }

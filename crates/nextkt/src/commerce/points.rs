@@ -189,6 +189,26 @@ pub async fn debit(
     Ok(())
 }
 
+/// Points a buyer can spend now, with their live lots locked for the rest of the
+/// transaction (so what is read stays true until it is spent).
+pub async fn balance_locked(
+    db: &Db,
+    tx: &mut Tx,
+    buyer_id: &str,
+    now: Millis,
+) -> Result<i64, sqlx::Error> {
+    let lots: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT remaining FROM points_lots WHERE buyer_id = $1 AND remaining > 0 \
+         AND (expires_at IS NULL OR expires_at > $2){}",
+        db.for_update()
+    )))
+    .bind(buyer_id.to_string())
+    .bind(now)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(lots.iter().sum())
+}
+
 /// Takes up to `points` from the buyer's live lots (as many as they still have), under the
 /// same locks as `debit`; returns how many were taken.
 pub async fn debit_at_most(
@@ -201,17 +221,7 @@ pub async fn debit_at_most(
     if points <= 0 {
         return Ok(0);
     }
-    let live: i64 = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-        "SELECT remaining FROM points_lots WHERE buyer_id = $1 AND remaining > 0 \
-         AND (expires_at IS NULL OR expires_at > $2){}",
-        db.for_update()
-    )))
-    .bind(m.buyer_id.to_string())
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .sum();
+    let live = balance_locked(db, tx, m.buyer_id, now).await?;
     let take = points.min(live);
     debit(db, tx, m, take, now).await?;
     Ok(take)

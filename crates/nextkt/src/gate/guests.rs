@@ -223,6 +223,8 @@ async fn add_all(
                 order_id: &order_id,
                 holder_name: &e.name,
                 holder_email: &e.email,
+                // Guests' tickets are real (their orders are live, complimentary).
+                livemode: true,
             },
             &claimed,
             now,

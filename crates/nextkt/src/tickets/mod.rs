@@ -114,6 +114,8 @@ pub struct Issue<'a> {
     pub order_id: &'a str,
     pub holder_name: &'a str,
     pub holder_email: &'a str,
+    /// False for a test order's tickets (no real money moved).
+    pub livemode: bool,
 }
 
 /// Issues one ticket per claimed unit or seat, in the caller's transaction.
@@ -130,13 +132,10 @@ pub async fn issue(
         order_id,
         holder_name,
         holder_email,
+        livemode,
     } = to;
+    let livemode = i64::from(livemode);
     let key = signing::current(db, tx, org_id, event_id, now).await?;
-    // A test order's tickets are test tickets.
-    let livemode: i64 = sqlx::query_scalar("SELECT livemode FROM orders WHERE id = $1")
-        .bind(order_id.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
     let mut tickets = Vec::with_capacity(claimed.len());
     for claim in claimed {
         let ticket = TicketRow {
