@@ -10,7 +10,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -31,39 +30,11 @@ use crate::platform::db::Db;
 use crate::platform::error::ApiError;
 use crate::platform::ratelimit::AuthLimits;
 use crate::platform::secrets::same_secret;
-use crate::platform::sessions::Lifetimes;
 use crate::platform::{docs_page, guard, idempotency, metrics as http_metrics};
 use crate::tenancy::access::{bearer, invalid_credentials, missing_credentials};
 use crate::tenancy::{api_keys, audit, members, operators, organizations, partners};
+use crate::state::AppState;
 use crate::tickets::page as ticket_page;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<ServeConfig>,
-    pub clock: SharedClock,
-    pub auth_limits: Arc<AuthLimits>,
-    pub metrics: PrometheusHandle,
-    pub reserver: Arc<Reserver>,
-    pub scan_writer: Arc<crate::gate::writer::ScanWriter>,
-    pub signing_keys: Arc<crate::tickets::signing::KeyCache>,
-    pub bundles: Arc<crate::gate::bundle::BundleCache>,
-    pub credential_cache: Arc<CredentialCache>,
-    pub device_cache: Arc<CredentialCache<crate::gate::devices::GateDevice>>,
-    /// Where this server is reached (configured, or from the bound address).
-    pub base_url: Arc<str>,
-    /// Outgoing HTTP: payment providers, the simulated provider's callbacks.
-    pub http: reqwest::Client,
-}
-
-impl AppState {
-    pub fn lifetimes(&self) -> Lifetimes {
-        Lifetimes {
-            access_secs: self.config.access_token_ttl_secs,
-            refresh_secs: self.config.refresh_token_ttl_secs,
-        }
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -5,6 +5,7 @@
 //! `platform` holds the shared plumbing and `app` puts the server together.
 
 pub mod app;
+pub mod state;
 pub mod buyers;
 pub mod catalog;
 pub mod cli;
@@ -17,4 +18,5 @@ pub mod platform;
 pub mod tenancy;
 pub mod tickets;
 
-pub use app::{AppState, Application};
+pub use app::Application;
+pub use state::AppState;

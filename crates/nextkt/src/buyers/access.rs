@@ -9,7 +9,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::secrets::{prefix, token_hash};
 use crate::platform::sessions::{self, Subject};

@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::access::{BuyerAccess, StorefrontAccess};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::client_ip::ClientIp;
 use crate::platform::clock::{opt_rfc3339, rfc3339};

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::events;
 use super::ticket_types;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};

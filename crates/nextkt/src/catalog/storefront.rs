@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::events::{EVENT_COLUMNS, Event, EventRow, Mode, Visibility};
 use super::seating::{self, Hotspot, Section};
 use super::ticket_types::{self, TicketTypeRow};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::buyers::access::StorefrontAccess;
 use crate::inventory::pools;
 use crate::platform::clock::opt_rfc3339;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{self, EventRow};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::inventory::pools;
 use crate::platform::clock::{Millis, opt_rfc3339};
 use crate::platform::db::Db;

@@ -7,7 +7,7 @@ use serde_json::json;
 use utoipa::IntoParams;
 
 use super::orders::{ORDER_COLUMNS, Order, OrderRow, find, view, view_page};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;

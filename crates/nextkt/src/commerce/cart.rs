@@ -12,7 +12,7 @@ use super::discounts::{self, CartLine, DiscountKind};
 use super::fees;
 use super::points;
 use super::pricing::{self, FeePayer, LineInput, Quote, QuoteInput};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::buyers::access::MaybeBuyer;
 use crate::catalog::events::{self, EventRow};
 use crate::catalog::ticket_types;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::pricing::{BPS, DiscountRule};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::pricing::FeeRule;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;

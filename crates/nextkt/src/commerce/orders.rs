@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::points::{self, Movement};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::buyers::access::{BuyerAccess, KeyMode, MaybeBuyer};
 use crate::inventory::convert;
 use crate::notify::outbox::{self, Email};

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::buyers::access::BuyerAccess;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};

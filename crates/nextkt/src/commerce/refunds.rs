@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::orders::{OrderLine, find, lock_of_org};
 use super::points::{self, Movement};
 use super::pricing::allocate;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::inventory::convert::{self, Claimed};
 use crate::notify::outbox::{self, Email};
 use crate::payments;

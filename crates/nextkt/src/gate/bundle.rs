@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use super::devices::GateDevice;
 use super::lists::{self, CheckinList, LIST_COLUMNS, ListRow};
 use super::sealing;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::db::{Db, Tx, placeholder_list};
 use crate::platform::error::{ApiResult, Problem};

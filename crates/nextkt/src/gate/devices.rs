@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::catalog::events::{self, EventRow};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
 use crate::inventory::convert::Claimed;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};

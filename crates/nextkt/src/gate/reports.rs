@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::catalog::events;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::csv;

@@ -12,7 +12,7 @@ use super::devices::GateDevice;
 use super::lists::{self, ListRow};
 use super::sealing;
 use super::writer::{Decision, ScanWriter};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::placeholder_list;
 use crate::platform::error::{ApiError, ApiResult, Problem};

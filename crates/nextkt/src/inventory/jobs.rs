@@ -185,7 +185,7 @@ pub async fn run(db: Db, clock: SharedClock) {
     security(("bearer" = []))
 )]
 pub async fn audit_endpoint(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     access: crate::tenancy::access::AdminAccess,
 ) -> crate::platform::error::ApiResult<crate::platform::json::ApiJson<AuditReport>> {
     access.require(crate::tenancy::roles::Permission::ReadOrganization)?;

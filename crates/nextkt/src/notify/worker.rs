@@ -12,7 +12,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 
 use super::templates;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::Millis;
 
 const BATCH: i64 = 20;

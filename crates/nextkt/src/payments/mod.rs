@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use axum::http::StatusCode;
 
 use self::xendit::NewInvoice;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::config::PaymentProvider;
 use crate::platform::db::{Db, Tx};

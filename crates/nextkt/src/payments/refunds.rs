@@ -6,7 +6,7 @@
 //! retried with backoff.
 
 use super::{SIMULATED, XENDIT};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
 use crate::platform::ids::new_id;

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{SIMULATED, find, simulated_callback_token};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{SIMULATED, find, simulated_callback_token};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::commerce::orders;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;

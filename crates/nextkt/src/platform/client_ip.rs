@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub struct ClientIp(pub IpAddr);
 

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::error::{ApiError, is_unique_violation};
 use super::json::payload_too_large;
 use super::secrets::prefix;
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;

@@ -13,7 +13,7 @@ use super::access::{Actor, AdminAccess, Mode, invalid_credentials, suspended};
 use super::audit::{self, Change};
 use super::organizations::OrganizationRow;
 use super::roles::{Permission, Role};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, parse_rfc3339, rfc3339};
 use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult, Problem};

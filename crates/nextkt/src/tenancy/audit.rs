@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::access::{Actor, AdminAccess};
 use super::roles::Permission;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::Tx;
 use crate::platform::error::ApiResult;

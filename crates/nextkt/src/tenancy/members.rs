@@ -13,7 +13,7 @@ use super::audit::{self, Change};
 use super::operators::{MembershipSummary, find_or_invite, invite_payload};
 use super::organizations;
 use super::roles::{Permission, Role};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::Tx;

@@ -11,7 +11,7 @@ use super::access::{Actor, ActorKind, AdminCaller};
 use super::audit::{self, Change};
 use super::organizations::{self, NewOrganization, Organization};
 use super::roles::Role;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::client_ip::ClientIp;
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::access::{AdminAccess, suspended};
 use super::audit::{self, Change};
 use super::roles::Permission;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};

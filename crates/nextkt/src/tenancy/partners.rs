@@ -12,7 +12,7 @@ use super::access::{Actor, ActorKind, Mode, bearer, invalid_credentials, missing
 use super::api_keys::{self, ApiKey, CreatedApiKey, KeyKind, KeyMode, NewKey};
 use super::organizations::{self, COLUMNS, NewOrganization, Organization, OrganizationRow};
 use super::roles::Role;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::{is_valid_external_id, new_id};

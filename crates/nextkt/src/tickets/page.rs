@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{TICKET_COLUMNS, TicketRow};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::local_time;

@@ -236,7 +236,7 @@ async fn public_keys(db: &Db, event_id: &str) -> Result<Vec<PublicKey>, sqlx::Er
     security(("bearer" = []))
 )]
 pub async fn list(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     access: crate::tenancy::access::AdminAccess,
     axum::extract::Path(event_id): axum::extract::Path<String>,
     crate::platform::query::ApiQuery(page): crate::platform::query::ApiQuery<
@@ -268,7 +268,7 @@ pub async fn list(
     security(("bearer" = []))
 )]
 pub async fn rotate(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     access: crate::tenancy::access::AdminAccess,
     axum::extract::Path(event_id): axum::extract::Path<String>,
 ) -> crate::platform::error::ApiResult<(

@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{TICKET_COLUMNS, Ticket, TicketRow, new_code, signing};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::buyers::access::BuyerAccess;
 use crate::catalog::events;
 use crate::gate::sealing;
