@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
+use service::middleware::Limits;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,10 +29,10 @@ use crate::platform::db::Db;
 use crate::platform::error::ApiError;
 use crate::platform::ratelimit::AuthLimits;
 use crate::platform::secrets::same_secret;
-use crate::platform::{docs_page, guard, idempotency, metrics as http_metrics};
+use crate::platform::{docs_page, idempotency, metrics as http_metrics};
+use crate::state::AppState;
 use crate::tenancy::access::{bearer, invalid_credentials, missing_credentials};
 use crate::tenancy::{api_keys, audit, members, operators, organizations, partners};
-use crate::state::AppState;
 use crate::tickets::page as ticket_page;
 
 #[derive(OpenApi)]
@@ -255,76 +254,36 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let docs_html = Arc::new(docs_page::render(&openapi));
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    let max_body_bytes = state.config.max_body_bytes;
-    api.route(
-        "/openapi.json",
-        axum::routing::get(move || {
-            let json = openapi_json.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    json.as_ref().clone(),
-                )
-            }
-        }),
-    )
-    .route(
-        "/docs",
-        axum::routing::get(move || {
-            let html = docs_html.clone();
-            async move { Html(html.as_ref().clone()) }
-        }),
-    )
-    .route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        idempotency::layer,
-    ))
-    .route_layer(middleware::from_fn(http_metrics::track))
-    .fallback(not_found)
-    .method_not_allowed_fallback(method_not_allowed)
-    .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-    .layer(middleware::from_fn(move |req: Request, next: Next| {
-        guard::layer(max_body_bytes, req, next)
-    }))
-    .layer(middleware::from_fn(move |req: Request, next: Next| {
-        with_timeout(timeout, req, next)
-    }))
-    .layer(PropagateRequestIdLayer::x_request_id())
-    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
-    }))
-    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-    .with_state(state)
-}
-
-async fn with_timeout(timeout: Duration, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request took too long; it may or may not have taken effect, retry with the same Idempotency-Key",
+    let limits = Limits {
+        request_timeout: Duration::from_secs(state.config.request_timeout_secs),
+        max_body_bytes: state.config.max_body_bytes,
+    };
+    let routes = api
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let json = openapi_json.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        json.as_ref().clone(),
+                    )
+                }
+            }),
         )
-        .into_response(),
-    }
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not accept that method",
-    )
+        .route(
+            "/docs",
+            axum::routing::get(move || {
+                let html = docs_html.clone();
+                async move { Html(html.as_ref().clone()) }
+            }),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            idempotency::settings(&state),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn(http_metrics::track));
+    service::middleware::around(routes, limits).with_state(state)
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -407,6 +366,7 @@ impl Application {
     }
 
     pub async fn build_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        service::set_service_name("nextkt");
         config.validate()?;
         if config.simulated_payments() {
             tracing::warn!(
@@ -419,7 +379,7 @@ impl Application {
             config.database.db_max_connections,
         )
         .await?;
-        db.migrate().await?;
+        db.migrate(&crate::platform::MIGRATOR).await?;
         crate::tickets::backfill_search(&db).await?;
         db.warm_up().await;
         let listener = TcpListener::bind(config.listen)

@@ -92,14 +92,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(database) => {
             init_logging(LogFormat::Text);
             let db = Db::connect(&database.database_url, 2).await?;
-            db.migrate().await?;
+            db.migrate(&crate::platform::MIGRATOR).await?;
             crate::tickets::backfill_search(&db).await?;
             println!("migrations applied to {}", redact(&database.database_url));
             Ok(())
         }
         Command::Audit(database) => {
             let db = Db::connect(&database.database_url, 2).await?;
-            db.migrate().await?;
+            db.migrate(&crate::platform::MIGRATOR).await?;
             let report = crate::inventory::jobs::audit(&db, None, SystemClock.now_ms()).await?;
             println!(
                 "checked {} pools and {} seats on {}: oversold {}, duplicate claims {}, drift {}",
@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
         }) => {
             let db = Db::connect(&database.database_url, 2).await?;
-            db.migrate().await?;
+            db.migrate(&crate::platform::MIGRATOR).await?;
             let deal = crate::commerce::fees::FeeDeal {
                 fixed,
                 bps,
@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Partner(PartnerCommand::Create { name, database }) => {
             let db = Db::connect(&database.database_url, 2).await?;
-            db.migrate().await?;
+            db.migrate(&crate::platform::MIGRATOR).await?;
             let (id, key) =
                 crate::tenancy::partners::create(&db, &name, SystemClock.now_ms()).await?;
             println!("partner {id} created; its key is shown once, below:");

@@ -5,7 +5,6 @@
 //! `platform` holds the shared plumbing and `app` puts the server together.
 
 pub mod app;
-pub mod state;
 pub mod buyers;
 pub mod catalog;
 pub mod cli;
@@ -15,6 +14,7 @@ pub mod inventory;
 pub mod notify;
 pub mod payments;
 pub mod platform;
+pub mod state;
 pub mod tenancy;
 pub mod tickets;
 

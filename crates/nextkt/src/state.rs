@@ -42,3 +42,8 @@ impl AppState {
     }
 }
 
+impl axum::extract::FromRef<AppState> for service::client_ip::TrustForwardedFor {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.config.trust_forwarded_for)
+    }
+}

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 
 use super::events;
 use super::ticket_types;
-use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
@@ -18,6 +17,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams, position_key};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;
@@ -250,7 +250,7 @@ pub async fn create_section(
              ticket_type_id, blocked, sort_order) VALUES {}",
             placeholder_rows(chunk.len(), 9)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+        let mut q = sqlx::query(state.db.sql(sql)).persistent(false);
         for (i, (row, number)) in chunk.iter().enumerate() {
             let id = new_id();
             q = q
@@ -343,7 +343,7 @@ pub async fn list_sections(
     let seats: Vec<SeatRow> = if page.items.is_empty() {
         Vec::new()
     } else {
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let mut query = sqlx::query_as(state.db.sql(format!(
             "SELECT id, section_id, row_label, seat_number, ticket_type_id, blocked FROM seats \
              WHERE event_id = $1 AND section_id IN ({}) ORDER BY section_id, sort_order",
             placeholder_list(2, page.items.len())
@@ -406,7 +406,7 @@ pub async fn update_seats(
     let mut tx = state.db.begin().await?;
     events::find_in(&state.db, &mut tx, &access.org_id, &event_id).await?;
     let list = placeholder_list(2, ids.len());
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+    let mut q = sqlx::query_scalar::<_, i64>(state.db.sql(format!(
         "SELECT COUNT(*) FROM seats WHERE event_id = $1 AND id IN ({list})"
     )))
     .persistent(false)
@@ -417,7 +417,7 @@ pub async fn update_seats(
     if q.fetch_one(&mut *tx).await? != ids.len() as i64 {
         return Err(ApiError::not_found("seat"));
     }
-    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+    let mut q = sqlx::query_scalar::<_, i64>(state.db.sql(format!(
         "SELECT COUNT(*) FROM seat_claims WHERE (kind = 'ticket' OR expires_at > $1) AND seat_id IN ({list})"
     )))
     .persistent(false)

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::pricing::{BPS, DiscountRule};
-use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
@@ -18,6 +17,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;
@@ -350,7 +350,7 @@ async fn check_targets(db: &Db, org_id: &str, row: &DiscountRow) -> ApiResult<()
     events.sort_unstable();
     events.dedup();
     if !events.is_empty() {
-        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        let mut query = sqlx::query_scalar::<_, String>(db.sql(format!(
             "SELECT id FROM events WHERE organization_id = $1 AND id IN ({})",
             placeholder_list(2, events.len())
         )))
@@ -370,7 +370,7 @@ async fn check_targets(db: &Db, org_id: &str, row: &DiscountRow) -> ApiResult<()
     types.sort_unstable();
     types.dedup();
     if !types.is_empty() {
-        let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
+        let mut query = sqlx::query_as::<_, (String, String)>(db.sql(format!(
             "SELECT id, event_id FROM ticket_types WHERE organization_id = $1 AND id IN ({})",
             placeholder_list(2, types.len())
         )))

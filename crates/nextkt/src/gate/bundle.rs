@@ -23,10 +23,10 @@ use utoipa::ToSchema;
 use super::devices::GateDevice;
 use super::lists::{self, CheckinList, LIST_COLUMNS, ListRow};
 use super::sealing;
-use crate::state::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::db::{Db, Tx, placeholder_list};
 use crate::platform::error::{ApiResult, Problem};
+use crate::state::AppState;
 
 pub const FORMAT: &str = "nextkt-gate-bundle/1";
 
@@ -181,7 +181,7 @@ async fn build(state: &AppState, device: &GateDevice) -> ApiResult<Bundle> {
     let list_rows: Vec<ListRow> = if device.list_ids.is_empty() {
         Vec::new()
     } else {
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let mut query = sqlx::query_as(db.sql(format!(
             "SELECT {LIST_COLUMNS} FROM checkin_lists WHERE organization_id = $1 AND id IN ({}) ORDER BY id",
             placeholder_list(2, device.list_ids.len())
         )))

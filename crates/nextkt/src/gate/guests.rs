@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::state::AppState;
 use crate::catalog::events::{self, EventRow};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
 use crate::inventory::convert::Claimed;
@@ -31,6 +30,7 @@ use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, token_hash};
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

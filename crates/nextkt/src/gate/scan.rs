@@ -12,12 +12,12 @@ use super::devices::GateDevice;
 use super::lists::{self, ListRow};
 use super::sealing;
 use super::writer::{Decision, ScanWriter};
-use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::placeholder_list;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tickets::{TicketRow, signing, ticket_columns_of};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -453,7 +453,7 @@ async fn stored_answers(
     nonces: impl Iterator<Item = &str>,
 ) -> ApiResult<HashMap<String, (ScanAnswer, Option<String>)>> {
     let nonces: Vec<&str> = nonces.collect();
-    let mut query = sqlx::query_as::<_, (String, String, Option<String>)>(sqlx::AssertSqlSafe(format!(
+    let mut query = sqlx::query_as::<_, (String, String, Option<String>)>(state.db.sql(format!(
         "SELECT nonce, answer_json, request_hash FROM scans WHERE device_id = $1 AND result <> 'pending' AND nonce IN ({})",
         placeholder_list(2, nonces.len())
     )))

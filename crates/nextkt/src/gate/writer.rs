@@ -181,7 +181,7 @@ async fn current_codes(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
+    let mut query = sqlx::query_as::<_, (String, String)>(db.sql(format!(
         "SELECT id, code FROM tickets WHERE status = 'valid' AND id IN ({}) ORDER BY id{}",
         placeholder_list(1, ids.len()),
         db.for_share()

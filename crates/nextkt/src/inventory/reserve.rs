@@ -15,7 +15,7 @@ use super::pools;
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
 use crate::platform::clock::{Millis, SharedClock};
-use crate::platform::db::{Db, Tx, placeholder_list, placeholder_rows};
+use crate::platform::db::{Db, Dialect, Tx, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 
@@ -118,7 +118,7 @@ pub async fn buyer_totals_locked(
         placeholder_list(1, buyers.len()),
         db.for_update()
     );
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(lock_sql)).persistent(false);
+    let mut q = sqlx::query_scalar::<_, String>(db.sql(lock_sql)).persistent(false);
     for b in buyers {
         q = q.bind(b.to_string());
     }
@@ -134,7 +134,7 @@ pub async fn buyer_totals_locked(
              WHERE o.event_id = $1 AND o.buyer_id IN ({list}) AND t.status <> 'void' \
          ) owned GROUP BY buyer_id"
     );
-    let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql))
+    let mut q = sqlx::query_as::<_, (String, i64)>(db.sql(sql))
         .persistent(false)
         .bind(event_id.to_string());
     for b in buyers {
@@ -333,8 +333,7 @@ async fn decide_inner(
             placeholder_list(1, ids.len()),
             db.for_update()
         );
-        let mut q =
-            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(lock_sql)).persistent(false);
+        let mut q = sqlx::query_scalar::<_, String>(db.sql(lock_sql)).persistent(false);
         for id in &ids {
             q = q.bind(id.to_string());
         }
@@ -346,8 +345,7 @@ async fn decide_inner(
             placeholder_list(1, ids.len()),
             ids.len() + 1
         );
-        let mut q =
-            sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql)).persistent(false);
+        let mut q = sqlx::query_as::<_, (String, String, i64)>(db.sql(sql)).persistent(false);
         for id in &ids {
             q = q.bind(id.to_string());
         }
@@ -500,7 +498,7 @@ async fn insert_carts(
          updated_at) VALUES {}",
         placeholder_rows(carts.len(), 7)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut q = sqlx::query(Dialect::of(&**tx).sql(sql)).persistent(false);
     for (req, id, token_hash) in carts {
         q = q
             .bind(id.to_string())
@@ -526,7 +524,7 @@ async fn insert_holds(
          seat_id, quantity, status, expires_at, created_at, updated_at) VALUES {}",
         placeholder_rows(holds.len(), 12)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut q = sqlx::query(Dialect::of(&**tx).sql(sql)).persistent(false);
     for (req, id) in holds {
         q = q
             .bind(id.to_string())

@@ -58,7 +58,7 @@ pub async fn reserve(
         "SELECT id, ticket_type_id, blocked FROM seats WHERE event_id = $1 AND id IN ({})",
         placeholder_list(2, seat_ids.len())
     );
-    let mut q = sqlx::query_as::<_, SeatRow>(sqlx::AssertSqlSafe(sql))
+    let mut q = sqlx::query_as::<_, SeatRow>(db.sql(sql))
         .persistent(false)
         .bind(event.id.clone());
     for id in &seat_ids {
@@ -127,7 +127,7 @@ pub async fn reserve(
 
     // Expired claims of these seats go first; then any claim left is someone else's.
     let ids = placeholder_list(2, seat_ids.len());
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let mut q = sqlx::query(db.sql(format!(
         "UPDATE holds SET status = 'expired', updated_at = $1 WHERE status = 'active' AND expires_at <= $1 \
          AND seat_id IN ({ids})"
     )))
@@ -137,7 +137,7 @@ pub async fn reserve(
         q = q.bind(id.clone());
     }
     q.execute(&mut *tx).await?;
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let mut q = sqlx::query(db.sql(format!(
         "DELETE FROM seat_claims WHERE kind = 'hold' AND expires_at <= $1 AND seat_id IN ({ids})"
     )))
     .persistent(false)
@@ -146,7 +146,7 @@ pub async fn reserve(
         q = q.bind(id.clone());
     }
     q.execute(&mut *tx).await?;
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+    let mut q = sqlx::query_scalar::<_, String>(db.sql(format!(
         "SELECT seat_id FROM seat_claims WHERE seat_id IN ({})",
         placeholder_list(1, seat_ids.len())
     )))

@@ -1,26 +1,17 @@
-//! Plumbing every context uses: configuration, database, errors, HTTP helpers, the outgoing
-//! HTTP client, secrets, sessions, idempotency, pagination, rate limits, metrics, time zones
-//! and money for display.
+//! Nextkt's own plumbing: its settings, migrations, operator and buyer sessions, single-use
+//! tokens and token prefixes. Everything not particular to Nextkt comes from the shared
+//! `service` crate and is re-exported here, so contexts name one place for plumbing.
 
-pub mod client_ip;
-pub mod clock;
 pub mod config;
-pub mod csv;
-pub mod db;
-pub mod docs_page;
-pub mod error;
-pub mod guard;
-pub mod http;
 pub mod idempotency;
-pub mod ids;
-pub mod json;
-pub mod local_time;
-pub mod metrics;
-pub mod money;
 pub mod one_time;
-pub mod pagination;
-pub mod query;
-pub mod ratelimit;
 pub mod secrets;
 pub mod sessions;
-pub mod validate;
+
+pub use service::{
+    client_ip, clock, csv, db, docs_page, error, guard, http, ids, json, local_time, metrics,
+    money, pagination, query, ratelimit, validate,
+};
+
+/// Nextkt's schema, applied at start and by `nextkt migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -11,7 +11,6 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{TICKET_COLUMNS, Ticket, TicketRow, new_code, signing};
-use crate::state::AppState;
 use crate::buyers::access::BuyerAccess;
 use crate::catalog::events;
 use crate::gate::sealing;
@@ -23,6 +22,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

@@ -9,32 +9,18 @@ use nextkt::platform::clock::ManualClock;
 use nextkt::platform::config::ServeConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 pub const INTERNAL_KEY: &str = "test-internal-key-0123456789";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use service::testkit::{Backend, Resp, TestDatabase};
 
 /// Runs a test body once on SQLite and once on PostgreSQL, as `name::sqlite` and
 /// `name::postgres`.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$test($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await
-            }
-        }
-    )*};
+    ($($test:ident),* $(,)?) => {
+        service::on_both_databases_with!($crate::helpers::spawn_app; $($test),*);
+    };
 }
 
 pub struct TestApp {
@@ -49,73 +35,8 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-/// A database that exists for one test.
-pub enum TestDatabase {
-    // Held so the directory lives as long as the test.
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let TestDatabase::Postgres { admin_url, name } = self {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop is synchronous; use a private runtime on a plain thread.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-                })
-            })
-            .join();
-        }
-    }
-}
-
-/// The PostgreSQL server tests use. Fails loudly (never skips) when it is not configured.
-pub fn postgres_admin_url() -> String {
-    std::env::var("NEXTKT_TEST_DATABASE_URL").expect(
-        "NEXTKT_TEST_DATABASE_URL must name a PostgreSQL database the tests can create \
-         databases from (scripts/test sets it; see the README)",
-    )
-}
-
 pub async fn fresh_database(backend: Backend) -> (String, TestDatabase) {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", dir.path().join("nextkt.db").display());
-            (url, TestDatabase::Sqlite(dir))
-        }
-        Backend::Postgres => {
-            let admin_url = postgres_admin_url();
-            let name = format!("nextkt_test_{}", uuid::Uuid::now_v7().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("PostgreSQL at NEXTKT_TEST_DATABASE_URL is unreachable: {e}")
-                });
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(base, _)| base)
-                .unwrap_or(&admin_url);
-            let url = format!("{base}/{name}");
-            (url, TestDatabase::Postgres { admin_url, name })
-        }
-    }
+    service::testkit::fresh_database(backend, "nextkt", "NEXTKT_TEST_DATABASE_URL").await
 }
 
 pub fn test_config(database_url: String) -> ServeConfig {
@@ -210,51 +131,6 @@ impl Auth {
             ("x-tenant".into(), org_id.into()),
             ("authorization".into(), format!("Bearer {buyer_token}")),
         ])
-    }
-}
-
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
-}
-
-impl Resp {
-    async fn from(response: reqwest::Response) -> Resp {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or("")
-    }
-
-    #[track_caller]
-    pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
-        self.body
-    }
-
-    #[track_caller]
-    pub fn expect_problem(self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
-        assert_eq!(
-            self.headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("application/problem+json"),
-            "problems are problem+json"
-        );
-        assert_eq!(self.code(), code, "unexpected problem: {:#}", self.body);
-        self.body
     }
 }
 

@@ -40,8 +40,22 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_string();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("nextkt_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("nextkt_http_request_duration_seconds", "method" => method, "route" => route)
+    let (requests, duration) = http_metric_names();
+    metrics::counter!(requests, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(duration, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// `<service>_http_requests_total` and `<service>_http_request_duration_seconds`.
+fn http_metric_names() -> (&'static str, &'static str) {
+    static NAMES: OnceLock<(String, String)> = OnceLock::new();
+    let (requests, duration) = NAMES.get_or_init(|| {
+        let name = crate::service_name();
+        (
+            format!("{name}_http_requests_total"),
+            format!("{name}_http_request_duration_seconds"),
+        )
+    });
+    (requests, duration)
 }

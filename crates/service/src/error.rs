@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 /// The problem document (RFC 9457) every error answers with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
-    /// A URI naming the kind of problem (`urn:nextkt:problem:<code>`).
+    /// A URI naming the kind of problem (`urn:<service>:problem:<code>`).
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
@@ -123,7 +123,7 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         Problem {
-            kind: format!("urn:nextkt:problem:{}", self.code),
+            kind: format!("urn:{}:problem:{}", crate::service_name(), self.code),
             title: self
                 .status
                 .canonical_reason()

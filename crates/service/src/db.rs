@@ -1,7 +1,13 @@
 //! The database: SQLite (embedded, the zero-configuration default) or PostgreSQL, chosen by
 //! the URL's scheme and reached through sqlx's `Any` driver so each query is written once.
-//! Queries use `$1` placeholders, which both engines accept; where the dialects differ the
-//! store code asks `Db::dialect`.
+//! Queries are written with `$1` placeholders, which both engines accept; where the dialects
+//! differ the store code asks `Db::dialect`.
+//!
+//! SQLite reads `$1` as a *named* parameter and finds each name by a linear search, so a
+//! statement with hundreds of them (a multi-row insert) costs quadratic time to prepare and
+//! bind. Statements built at run time therefore go through `Dialect::sql`, which writes
+//! `?1` (SQLite's numbered form, looked up by number) there; short fixed statements keep
+//! `$1` and are prepared once per connection.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,6 +31,45 @@ impl Dialect {
             Dialect::Postgres => "postgres",
         }
     }
+
+    /// The dialect of an open connection, for store functions handed only a transaction.
+    pub fn of(conn: &sqlx::AnyConnection) -> Dialect {
+        if conn.backend_name() == "SQLite" {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
+        }
+    }
+
+    /// A statement built at run time, ready for `sqlx::query`: on SQLite every `$N`
+    /// placeholder becomes `?N` (see the module's note); PostgreSQL takes it as written.
+    pub fn sql(self, sql: String) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(match self {
+            Dialect::Postgres => sql,
+            Dialect::Sqlite => numbered_placeholders(&sql),
+        })
+    }
+}
+
+/// `$N` → `?N` outside quoted text (`'…'` literals and `"…"` identifiers).
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push('?');
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[derive(Clone)]
@@ -32,8 +77,6 @@ pub struct Db {
     pub pool: AnyPool,
     pub dialect: Dialect,
 }
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The dialect a URL names, or a clear error; a typo never creates a stray database file.
 pub fn dialect_of(url: &str) -> anyhow::Result<Dialect> {
@@ -103,8 +146,9 @@ impl Db {
         Ok(Db { pool, dialect })
     }
 
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR
+    /// Applies the service's migrations (each service embeds its own with `sqlx::migrate!`).
+    pub async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> anyhow::Result<()> {
+        migrator
             .run(&self.pool)
             .await
             .context("applying database migrations")
@@ -152,6 +196,11 @@ impl Db {
         }
     }
 
+    /// See `Dialect::sql`.
+    pub fn sql(&self, sql: String) -> sqlx::AssertSqlSafe<String> {
+        self.dialect.sql(sql)
+    }
+
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
@@ -175,6 +224,20 @@ pub fn placeholder_rows(rows: usize, cols: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sqlite_gets_numbered_placeholders() {
+        let sql = "INSERT INTO t (a, b) VALUES ($1, $2), ($3, '$4 is text') RETURNING \"$5\"";
+        assert_eq!(
+            Dialect::Sqlite.sql(sql.to_string()).0,
+            "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, '$4 is text') RETURNING \"$5\""
+        );
+        assert_eq!(Dialect::Postgres.sql(sql.to_string()).0, sql);
+        assert_eq!(
+            Dialect::Sqlite.sql("a = $10 AND b = $".into()).0,
+            "a = ?10 AND b = $"
+        );
+    }
+
     #[test]
     fn placeholders() {
         assert_eq!(super::placeholder_list(2, 3), "$2, $3, $4");

@@ -102,7 +102,7 @@ fn offset_label(offset: Offset) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::clock::parse_rfc3339;
+    use crate::clock::parse_rfc3339;
 
     fn at(text: &str) -> Millis {
         parse_rfc3339(text).unwrap()

@@ -6,16 +6,25 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
-use super::error::ApiError;
-use crate::state::AppState;
+use axum::extract::FromRef;
+
+use crate::error::ApiError;
 
 pub struct ClientIp(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientIp {
+/// Whether `X-Forwarded-For` names the client (the server sits behind a trusted proxy).
+#[derive(Clone, Copy, Debug)]
+pub struct TrustForwardedFor(pub bool);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    TrustForwardedFor: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.config.trust_forwarded_for
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if TrustForwardedFor::from_ref(state).0
             && let Some(ip) = parts
                 .headers
                 .get("x-forwarded-for")
