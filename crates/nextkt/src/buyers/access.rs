@@ -9,10 +9,10 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::state::AppState;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::secrets::{prefix, token_hash};
 use crate::platform::sessions::{self, Subject};
+use crate::state::AppState;
 use crate::tenancy::access::{bearer, invalid_credentials, missing_credentials};
 use crate::tenancy::api_keys;
 use crate::tenancy::organizations::{self, OrganizationRow};

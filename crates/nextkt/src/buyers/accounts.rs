@@ -9,7 +9,6 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::access::{BuyerAccess, StorefrontAccess};
-use crate::state::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::client_ip::ClientIp;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
@@ -21,6 +20,7 @@ use crate::platform::one_time::{self, Purpose};
 use crate::platform::secrets::{dummy_verify, hash_password, verify_password};
 use crate::platform::sessions::{self, Subject, TokenPair};
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::organizations::OrganizationRow;
 
 pub const RESET_TTL_SECS: i64 = 3600;

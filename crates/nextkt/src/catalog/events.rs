@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::state::AppState;
 use crate::commerce::pricing::FeePayer;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};
@@ -19,6 +18,7 @@ use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::secrets::new_token;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

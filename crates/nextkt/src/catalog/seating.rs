@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 
 use super::events;
 use super::ticket_types;
-use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, placeholder_list, placeholder_rows};
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
@@ -18,6 +17,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams, position_key};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

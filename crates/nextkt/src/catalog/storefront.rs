@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::events::{EVENT_COLUMNS, Event, EventRow, Mode, Visibility};
 use super::seating::{self, Hotspot, Section};
 use super::ticket_types::{self, TicketTypeRow};
-use crate::state::AppState;
 use crate::buyers::access::StorefrontAccess;
 use crate::inventory::pools;
 use crate::platform::clock::opt_rfc3339;
@@ -21,6 +20,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::events::{self, EventRow};
-use crate::state::AppState;
 use crate::inventory::pools;
 use crate::platform::clock::{Millis, opt_rfc3339};
 use crate::platform::db::Db;
@@ -18,6 +17,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams, position_key};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

@@ -7,12 +7,12 @@ use serde_json::json;
 use utoipa::IntoParams;
 
 use super::orders::{ORDER_COLUMNS, Order, OrderRow, find, view, view_page};
-use crate::state::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

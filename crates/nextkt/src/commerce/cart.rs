@@ -12,7 +12,6 @@ use super::discounts::{self, CartLine, DiscountKind};
 use super::fees;
 use super::points;
 use super::pricing::{self, FeePayer, LineInput, Quote, QuoteInput};
-use crate::state::AppState;
 use crate::buyers::access::MaybeBuyer;
 use crate::catalog::events::{self, EventRow};
 use crate::catalog::ticket_types;
@@ -25,6 +24,7 @@ use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::secrets::{new_token, token_hash};
 use crate::platform::validate;
+use crate::state::AppState;
 
 pub const CART_TOKEN_HEADER: &str = "x-cart-token";
 pub const CART_TOKEN_PREFIX: &str = "nkt_cart_";

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::pricing::FeeRule;
-use crate::state::AppState;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::organizations::OrganizationRow;
 use crate::tenancy::roles::Permission;

@@ -11,7 +11,6 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::points::{self, Movement};
-use crate::state::AppState;
 use crate::buyers::access::{BuyerAccess, KeyMode, MaybeBuyer};
 use crate::inventory::convert;
 use crate::notify::outbox::{self, Email};
@@ -24,6 +23,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tickets::{self, Issue, Ticket};
 
 #[derive(Debug, Clone, sqlx::FromRow)]

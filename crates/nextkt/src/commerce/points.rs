@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::state::AppState;
 use crate::buyers::access::BuyerAccess;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};
@@ -16,6 +15,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

@@ -12,8 +12,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 
 use super::templates;
-use crate::state::AppState;
 use crate::platform::clock::Millis;
+use crate::state::AppState;
 
 const BATCH: i64 = 20;
 const LEASE_MS: i64 = 60_000;

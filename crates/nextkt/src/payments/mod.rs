@@ -13,13 +13,13 @@ use utoipa::ToSchema;
 use axum::http::StatusCode;
 
 use self::xendit::NewInvoice;
-use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::config::PaymentProvider;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
 use crate::platform::secrets::new_token;
+use crate::state::AppState;
 
 pub const SIMULATED: &str = "simulated";
 pub const XENDIT: &str = "xendit";

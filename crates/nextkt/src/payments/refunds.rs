@@ -6,10 +6,10 @@
 //! retried with backoff.
 
 use super::{SIMULATED, XENDIT};
-use crate::state::AppState;
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
 use crate::platform::ids::new_id;
+use crate::state::AppState;
 
 const LEASE_MS: i64 = 60_000;
 

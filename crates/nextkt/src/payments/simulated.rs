@@ -8,9 +8,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{SIMULATED, find, simulated_callback_token};
-use crate::state::AppState;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
+use crate::state::AppState;
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -9,10 +9,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::roles::{Permission, Role};
-use crate::state::AppState;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::secrets::prefix;
 use crate::platform::sessions::{self, Subject};
+use crate::state::AppState;
 
 pub const ORGANIZATION_HEADER: &str = "x-organization";
 

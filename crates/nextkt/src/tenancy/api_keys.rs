@@ -13,7 +13,6 @@ use super::access::{Actor, AdminAccess, Mode, invalid_credentials, suspended};
 use super::audit::{self, Change};
 use super::organizations::OrganizationRow;
 use super::roles::{Permission, Role};
-use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, parse_rfc3339, rfc3339};
 use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult, Problem};
@@ -23,6 +22,7 @@ use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, prefix, token_hash, visible_prefix};
 use crate::platform::validate;
+use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {

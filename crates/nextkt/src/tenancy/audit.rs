@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use super::access::{Actor, AdminAccess};
 use super::roles::Permission;
-use crate::state::AppState;
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::Tx;
 use crate::platform::error::ApiResult;
@@ -16,6 +15,7 @@ use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
+use crate::state::AppState;
 
 pub struct Change<'a> {
     pub org_id: Option<&'a str>,

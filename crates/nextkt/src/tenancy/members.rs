@@ -13,7 +13,6 @@ use super::audit::{self, Change};
 use super::operators::{MembershipSummary, find_or_invite, invite_payload};
 use super::organizations;
 use super::roles::{Permission, Role};
-use crate::state::AppState;
 use crate::notify::outbox::{self, Email};
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::Tx;
@@ -23,6 +22,7 @@ use crate::platform::one_time::{self, Purpose};
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 
 /// How long an invitation can be accepted.
 pub const INVITE_TTL_SECS: i64 = 7 * 24 * 3600;

@@ -11,7 +11,6 @@ use super::access::{Actor, ActorKind, AdminCaller};
 use super::audit::{self, Change};
 use super::organizations::{self, NewOrganization, Organization};
 use super::roles::Role;
-use crate::state::AppState;
 use crate::platform::client_ip::ClientIp;
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::new_id;
@@ -20,6 +19,7 @@ use crate::platform::one_time::{self, Purpose};
 use crate::platform::secrets::{dummy_verify, hash_password, verify_password};
 use crate::platform::sessions::{self, Subject, TokenPair};
 use crate::platform::validate;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Operator {

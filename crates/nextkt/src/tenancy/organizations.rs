@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use super::access::{AdminAccess, suspended};
 use super::audit::{self, Change};
 use super::roles::Permission;
-use crate::state::AppState;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::json::ApiJson;
 use crate::platform::validate;
+use crate::state::AppState;
 
 pub const DEFAULT_CURRENCY: &str = "IDR";
 pub const DEFAULT_TIMEZONE: &str = "Asia/Jakarta";

@@ -12,7 +12,6 @@ use super::access::{Actor, ActorKind, Mode, bearer, invalid_credentials, missing
 use super::api_keys::{self, ApiKey, CreatedApiKey, KeyKind, KeyMode, NewKey};
 use super::organizations::{self, COLUMNS, NewOrganization, Organization, OrganizationRow};
 use super::roles::Role;
-use crate::state::AppState;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem, is_unique_violation};
 use crate::platform::ids::{is_valid_external_id, new_id};
@@ -21,6 +20,7 @@ use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, prefix, token_hash, visible_prefix};
 use crate::platform::validate;
+use crate::state::AppState;
 
 /// Creates a partner (from the `nextkt partner create` command). Returns its id and key.
 pub async fn create(db: &Db, name: &str, now: i64) -> anyhow::Result<(String, String)> {

@@ -9,10 +9,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{TICKET_COLUMNS, TicketRow};
-use crate::state::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::local_time;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicTicket {
