@@ -26,6 +26,7 @@ use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;
+use crate::tickets;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -208,17 +209,7 @@ pub async fn create(
     )
     .await?;
     for ticket in &voided {
-        let done = sqlx::query(
-            "UPDATE tickets SET status = 'void', voided_at = $1, refund_id = $2, \
-             inventory_released_at = CASE WHEN $3 = 1 THEN $1 ELSE NULL END WHERE id = $4 AND status = 'valid'",
-        )
-        .bind(now)
-        .bind(refund_id.clone())
-        .bind(i64::from(return_to_sale))
-        .bind(ticket.id.clone())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        if !tickets::void(&mut tx, &ticket.id, &refund_id, return_to_sale, now).await? {
             return Err(ApiError::conflict(
                 "ticket_changed",
                 "a ticket changed meanwhile; try again",
