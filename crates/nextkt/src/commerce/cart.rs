@@ -15,6 +15,7 @@ use super::pricing::{self, FeePayer, LineInput, Quote, QuoteInput};
 use crate::buyers::access::MaybeBuyer;
 use crate::catalog::events::{self, EventRow};
 use crate::catalog::ticket_types;
+use crate::inventory::carts;
 use crate::inventory::holds::{self, HoldRow};
 use crate::inventory::reserve::{self, CartRef, GaRequest, Reserved};
 use crate::inventory::seats::{self, SeatRequest};
@@ -826,12 +827,7 @@ async fn set_cart_discount(
     now: Millis,
 ) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE carts SET discount_id = $1, updated_at = $2 WHERE id = $3")
-        .bind(discount_id.map(str::to_string))
-        .bind(now)
-        .bind(cart_id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    carts::set_discount(&mut tx, cart_id, discount_id, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -890,12 +886,7 @@ pub async fn use_points(
         }
     }
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE carts SET points = $1, updated_at = $2 WHERE id = $3")
-        .bind(points)
-        .bind(now)
-        .bind(cart.id.clone())
-        .execute(&mut *tx)
-        .await?;
+    carts::set_points(&mut tx, &cart.id, points, now).await?;
     tx.commit().await?;
     let cart = require_cart(&state, &headers, &caller).await?;
     Ok(ApiJson(view(&state, &caller.org.id, &cart).await?))

@@ -120,12 +120,8 @@ pub async fn set_partner_deal(
     deal: Option<&FeeDeal>,
 ) -> anyhow::Result<()> {
     let json = deal.map(serde_json::to_string).transpose()?;
-    let done = sqlx::query("UPDATE partners SET fee_json = $1 WHERE id = $2")
-        .bind(json)
-        .bind(partner_id.to_string())
-        .execute(&db.pool)
-        .await?;
-    anyhow::ensure!(done.rows_affected() == 1, "no partner {partner_id}");
+    let found = crate::tenancy::partners::set_fee_json(db, partner_id, json.as_deref()).await?;
+    anyhow::ensure!(found, "no partner {partner_id}");
     Ok(())
 }
 
@@ -189,12 +185,8 @@ async fn write_org_deal(
     let org = crate::tenancy::partners::owned(state, partner, org_id).await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE organizations SET fee_json = $1, updated_at = $2 WHERE id = $3")
-        .bind(deal.map(|d| serde_json::to_string(d).unwrap_or_default()))
-        .bind(now)
-        .bind(org.id.clone())
-        .execute(&mut *tx)
-        .await?;
+    let json = deal.map(|d| serde_json::to_string(d).unwrap_or_default());
+    crate::tenancy::organizations::set_fee_json(&mut tx, &org.id, json.as_deref(), now).await?;
     crate::tenancy::audit::record(
         &mut tx,
         crate::tenancy::audit::Change {

@@ -639,28 +639,22 @@ pub async fn apply_provider_event(
     now: Millis,
 ) -> ApiResult<String> {
     let mut tx = state.db.begin().await?;
-    let recorded = sqlx::query(
-        "INSERT INTO provider_events (provider, event_id, payment_id, kind, outcome, received_at) \
-         VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (provider, event_id) DO NOTHING",
+    let recorded = payments::events::record(
+        &mut tx,
+        payments::events::Received {
+            provider: event.provider,
+            event_id: event.event_id,
+            payment_id: Some(&event.payment.id),
+            kind: event.kind,
+            outcome: "pending",
+        },
+        now,
     )
-    .bind(event.provider.to_string())
-    .bind(event.event_id.to_string())
-    .bind(event.payment.id.clone())
-    .bind(event.kind.to_string())
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
-    if recorded.rows_affected() == 0 {
+    if !recorded {
         return Ok("duplicate".into());
     }
-    let payment: PaymentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM payments WHERE id = $1{}",
-        payments::PAYMENT_COLUMNS,
-        state.db.for_update()
-    )))
-    .bind(event.payment.id.clone())
-    .fetch_one(&mut *tx)
-    .await?;
+    let payment = payments::lock(&state.db, &mut tx, &event.payment.id).await?;
     let outcome = match event.kind {
         "payment.paid" if payment.status == "paid" => "already_paid".to_string(),
         "payment.paid" => {
@@ -668,7 +662,7 @@ pub async fn apply_provider_event(
                 tracing::error!(payment = %payment.id, "provider reported a different amount; not settling");
                 "amount_mismatch".to_string()
             } else {
-                mark_payment(&mut tx, &payment.id, "paid", now).await?;
+                payments::mark(&mut tx, &payment.id, "paid", now).await?;
                 let order = lock(state, &mut tx, &payment.order_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found("order"))?;
@@ -695,37 +689,14 @@ pub async fn apply_provider_event(
             }
         }
         "payment.failed" if payment.status == "pending" => {
-            mark_payment(&mut tx, &payment.id, "failed", now).await?;
+            payments::mark(&mut tx, &payment.id, "failed", now).await?;
             "failed".to_string()
         }
         _ => "ignored".to_string(),
     };
-    sqlx::query("UPDATE provider_events SET outcome = $1 WHERE provider = $2 AND event_id = $3")
-        .bind(outcome.clone())
-        .bind(event.provider.to_string())
-        .bind(event.event_id.to_string())
-        .execute(&mut *tx)
-        .await?;
+    payments::events::set_outcome(&mut tx, event.provider, event.event_id, &outcome).await?;
     tx.commit().await?;
     Ok(outcome)
-}
-
-async fn mark_payment(
-    tx: &mut Tx,
-    payment_id: &str,
-    status: &str,
-    now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE payments SET status = $1, updated_at = $2, paid_at = CASE WHEN $1 = 'paid' THEN $2 ELSE paid_at END \
-         WHERE id = $3",
-    )
-    .bind(status.to_string())
-    .bind(now)
-    .bind(payment_id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Gives a captured payment back in full, through its provider.
@@ -826,11 +797,7 @@ pub async fn close_unpaid(
         .bind(order.id.clone())
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE payments SET status = 'expired', updated_at = $1 WHERE order_id = $2 AND status = 'pending'")
-        .bind(now)
-        .bind(order.id.clone())
-        .execute(&mut **tx)
-        .await?;
+    payments::expire_pending(tx, &order.id, now).await?;
     if let Some(discount_id) = &order.discount_id {
         sqlx::query("UPDATE discounts SET uses = uses - 1 WHERE id = $1 AND uses > 0")
             .bind(discount_id.clone())

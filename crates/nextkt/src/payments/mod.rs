@@ -2,6 +2,7 @@
 //! pay page served by Nextkt where a person pays or fails a payment; the page then calls
 //! the provider webhook like a real provider would.
 
+pub mod events;
 pub mod refunds;
 pub mod simulated;
 pub mod webhooks;
@@ -177,6 +178,41 @@ pub async fn record(
     .bind(opened.return_url.clone())
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// The payment, locked for the rest of the transaction.
+pub async fn lock(db: &Db, tx: &mut Tx, id: &str) -> Result<PaymentRow, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{}",
+        db.for_update()
+    )))
+    .bind(id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Records what the provider says became of a payment (`paid` also stamps `paid_at`).
+pub async fn mark(tx: &mut Tx, id: &str, status: &str, now: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE payments SET status = $1, updated_at = $2, paid_at = CASE WHEN $1 = 'paid' THEN $2 ELSE paid_at END \
+         WHERE id = $3",
+    )
+    .bind(status.to_string())
+    .bind(now)
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Lapses an order's payments still waiting for the buyer.
+pub async fn expire_pending(tx: &mut Tx, order_id: &str, now: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET status = 'expired', updated_at = $1 WHERE order_id = $2 AND status = 'pending'")
+        .bind(now)
+        .bind(order_id.to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

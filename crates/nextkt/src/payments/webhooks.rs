@@ -108,16 +108,19 @@ pub async fn xendit(
             .ok_or_else(|| ApiError::invalid("data.id", "required"))?;
         let succeeded = event == "refund.succeeded";
         let mut tx = state.db.begin().await?;
-        let recorded = sqlx::query(
-            "INSERT INTO provider_events (provider, event_id, payment_id, kind, outcome, received_at) \
-             VALUES ('xendit', $1, NULL, $2, 'applied', $3) ON CONFLICT (provider, event_id) DO NOTHING",
+        let recorded = super::events::record(
+            &mut tx,
+            super::events::Received {
+                provider: super::XENDIT,
+                event_id: &format!("{refund_id}:{event}"),
+                payment_id: None,
+                kind: event,
+                outcome: "applied",
+            },
+            now,
         )
-        .bind(format!("{refund_id}:{event}"))
-        .bind(event.to_string())
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
-        if recorded.rows_affected() == 0 {
+        if !recorded {
             return Ok(ApiJson(WebhookAnswer {
                 outcome: "duplicate".into(),
             }));

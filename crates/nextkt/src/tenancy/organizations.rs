@@ -298,6 +298,23 @@ pub async fn update(
     Ok(ApiJson(after))
 }
 
+/// Stores (or with `None` clears) the organization's own platform-fee deal, as the JSON
+/// commerce reads it back from.
+pub async fn set_fee_json(
+    tx: &mut Tx,
+    org_id: &str,
+    fee_json: Option<&str>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE organizations SET fee_json = $1, updated_at = $2 WHERE id = $3")
+        .bind(fee_json.map(str::to_string))
+        .bind(now)
+        .bind(org_id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Suspends or resumes an organization, recording who did it.
 pub async fn set_suspended(
     tx: &mut Tx,

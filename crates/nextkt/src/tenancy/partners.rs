@@ -41,6 +41,21 @@ pub async fn create(db: &Db, name: &str, now: i64) -> anyhow::Result<(String, St
     Ok((id, secret))
 }
 
+/// Stores (or with `None` clears) the partner's platform-fee deal, as the JSON commerce
+/// reads it back from. False when there is no such partner.
+pub async fn set_fee_json(
+    db: &Db,
+    partner_id: &str,
+    fee_json: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE partners SET fee_json = $1 WHERE id = $2")
+        .bind(fee_json.map(str::to_string))
+        .bind(partner_id.to_string())
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A request authenticated with a partner key.
 pub struct PartnerAccess {
     pub partner_id: String,

@@ -186,6 +186,29 @@ pub async fn issue(
     Ok(tickets)
 }
 
+/// Voids a valid ticket for a refund, in the caller's transaction. `released` notes that its
+/// unit or seat goes back on sale (the inventory auditor then stops counting it as issued).
+/// False when the ticket is no longer valid.
+pub async fn void(
+    tx: &mut Tx,
+    ticket_id: &str,
+    refund_id: &str,
+    released: bool,
+    now: Millis,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE tickets SET status = 'void', voided_at = $1, refund_id = $2, \
+         inventory_released_at = CASE WHEN $3 = 1 THEN $1 ELSE NULL END WHERE id = $4 AND status = 'valid'",
+    )
+    .bind(now)
+    .bind(refund_id.to_string())
+    .bind(i64::from(released))
+    .bind(ticket_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A ticket as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ticket {
