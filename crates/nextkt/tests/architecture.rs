@@ -42,12 +42,11 @@ const OWNERS: &[(&str, &[&str])] = &[
             "points_programs",
             "points_lots",
             "points_ledger",
-            "refunds",
         ],
     ),
     (
         "payments",
-        &["payments", "provider_events", "platform_secrets"],
+        &["payments", "provider_events", "platform_secrets", "refunds"],
     ),
     (
         "tickets",
