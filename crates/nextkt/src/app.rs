@@ -426,28 +426,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let inventory = self.state.config.run_inventory_jobs.then(|| {
-            tokio::spawn(inventory_jobs::run(
-                self.state.db.clone(),
-                self.state.clock.clone(),
-            ))
-        });
-        let mailer = match crate::notify::worker::Transport::from_config(
+        let transport = crate::notify::worker::Transport::from_config(
             self.state.config.smtp_url.as_deref(),
             &self.state.config.mail_dir,
-        ) {
-            Ok(transport) if self.state.config.run_inventory_jobs => Some(tokio::spawn(
-                crate::notify::worker::run(self.state.clone(), transport),
-            )),
-            Ok(_) => None,
-            Err(err) => return Err(err),
-        };
-        let order_jobs = self
-            .state
-            .config
-            .run_inventory_jobs
-            .then(|| tokio::spawn(expire_orders(self.state.clone())));
+        )?;
+        let jobs = crate::jobs::start(&self.state, transport);
         let app = router(self.state);
         let result = axum::serve(
             self.listener,
@@ -455,43 +438,9 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        housekeeping.abort();
-        for jobs in [inventory, order_jobs, mailer].into_iter().flatten() {
-            jobs.abort();
+        for job in jobs {
+            job.abort();
         }
         result.map_err(Into::into)
-    }
-}
-
-/// Every second: expires unpaid orders past their deadline, submits requested refunds.
-async fn expire_orders(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(err) = orders::expire_due(&state, state.clock.now_ms()).await {
-            tracing::warn!(error = %err, "expiring orders failed");
-        }
-        if let Err(err) = crate::payments::refunds::submit_due(&state, state.clock.now_ms()).await {
-            tracing::warn!(error = %err, "submitting refunds failed");
-        }
-    }
-}
-
-/// Periodic tidying that is safe to run in every process at once.
-async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    let mut round: u64 = 0;
-    loop {
-        tick.tick().await;
-        state.auth_limits.prune();
-        if round.is_multiple_of(10) {
-            match idempotency::purge_expired(&state).await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "purging idempotency keys failed"),
-            }
-        }
-        round += 1;
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commerce;
 pub mod gate;
 pub mod inventory;
+pub mod jobs;
 pub mod notify;
 pub mod payments;
 pub mod platform;

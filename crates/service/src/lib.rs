@@ -18,6 +18,7 @@ pub mod guard;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod jobs;
 pub mod json;
 pub mod local_time;
 pub mod metrics;

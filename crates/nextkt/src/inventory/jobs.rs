@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::pools;
-use crate::platform::clock::{Millis, SharedClock};
+use crate::platform::clock::Millis;
 use crate::platform::db::Db;
 
 pub const SWEEP_EVERY: Duration = Duration::from_millis(500);
@@ -150,31 +150,14 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
 }
 
 /// Runs the sweeper and the auditor until the task is dropped.
-pub async fn run(db: Db, clock: SharedClock) {
-    let mut sweep_tick = tokio::time::interval(SWEEP_EVERY);
-    let mut audit_tick = tokio::time::interval(AUDIT_EVERY);
-    sweep_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    audit_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = sweep_tick.tick() => {
-                if let Err(err) = sweep(&db, clock.now_ms()).await {
-                    tracing::warn!(error = %err, "hold sweep failed");
-                }
-            }
-            _ = audit_tick.tick() => {
-                match audit(&db, None, clock.now_ms()).await {
-                    Ok(report) => {
-                        metrics::gauge!("nextkt_inventory_oversold").set(report.oversold as f64);
-                        metrics::gauge!("nextkt_inventory_duplicate_claims").set(report.duplicate_claims as f64);
-                        metrics::gauge!("nextkt_inventory_drift").set(report.drift as f64);
-                        metrics::counter!("nextkt_auditor_runs_total").increment(1);
-                    }
-                    Err(err) => tracing::warn!(error = %err, "inventory audit failed"),
-                }
-            }
-        }
-    }
+/// The auditor's round: audits every pool and publishes the figures as gauges.
+pub async fn audit_and_report(db: &Db, now: Millis) -> anyhow::Result<()> {
+    let report = audit(db, None, now).await?;
+    metrics::gauge!("nextkt_inventory_oversold").set(report.oversold as f64);
+    metrics::gauge!("nextkt_inventory_duplicate_claims").set(report.duplicate_claims as f64);
+    metrics::gauge!("nextkt_inventory_drift").set(report.drift as f64);
+    metrics::counter!("nextkt_auditor_runs_total").increment(1);
+    Ok(())
 }
 
 /// Recompute this organization's inventory now: oversold pools, doubly claimed seats, and

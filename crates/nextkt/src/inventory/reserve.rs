@@ -498,7 +498,7 @@ async fn insert_carts(
          updated_at) VALUES {}",
         placeholder_rows(carts.len(), 7)
     );
-    let mut q = sqlx::query(Dialect::of(&**tx).sql(sql)).persistent(false);
+    let mut q = sqlx::query(Dialect::of(tx).sql(sql)).persistent(false);
     for (req, id, token_hash) in carts {
         q = q
             .bind(id.to_string())
@@ -524,7 +524,7 @@ async fn insert_holds(
          seat_id, quantity, status, expires_at, created_at, updated_at) VALUES {}",
         placeholder_rows(holds.len(), 12)
     );
-    let mut q = sqlx::query(Dialect::of(&**tx).sql(sql)).persistent(false);
+    let mut q = sqlx::query(Dialect::of(tx).sql(sql)).persistent(false);
     for (req, id) in holds {
         q = q
             .bind(id.to_string())

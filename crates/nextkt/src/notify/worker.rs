@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::templates;
 use crate::platform::clock::Millis;
 use crate::state::AppState;
+use service::jobs::Lease;
 
 const BATCH: i64 = 20;
 const LEASE_MS: i64 = 60_000;
@@ -49,6 +50,14 @@ struct Queued {
     attempts: i64,
 }
 
+const CLAIM: Lease = Lease {
+    table: "outbox",
+    work: "status IN ('pending', 'sending')",
+    also_set: "status = 'sending', attempts = attempts + 1",
+    limit: BATCH,
+    returning: "id, template, locale, to_address, payload_json, attempts",
+};
+
 /// Waits before the next try: 30 s, 1 min, 2 min, ... up to an hour.
 pub fn backoff_ms(attempts: i64) -> Millis {
     (30_000i64 << attempts.clamp(0, 7)).min(3_600_000)
@@ -57,22 +66,12 @@ pub fn backoff_ms(attempts: i64) -> Millis {
 /// Claims and sends one batch. Returns how many were sent.
 pub async fn drain_once(state: &AppState, transport: &Transport) -> anyhow::Result<usize> {
     let now = state.clock.now_ms();
-    let lock = match state.db.dialect {
-        crate::platform::db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        crate::platform::db::Dialect::Sqlite => "",
-    };
     // Pending rows that are due, and rows whose sender's lease ran out.
-    let claimed: Vec<Queued> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1 \
-         WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $2 \
-         ORDER BY next_attempt_at LIMIT $3{lock}) \
-         RETURNING id, template, locale, to_address, payload_json, attempts"
-    )))
-    .bind(now + LEASE_MS)
-    .bind(now)
-    .bind(BATCH)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let claimed: Vec<Queued> = sqlx::query_as(CLAIM.sql(state.db.dialect))
+        .bind(now + LEASE_MS)
+        .bind(now)
+        .fetch_all(&state.db.pool)
+        .await?;
     let mut sent = 0;
     for mail in claimed {
         let result = send(state, transport, &mail).await;

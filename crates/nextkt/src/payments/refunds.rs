@@ -10,8 +10,17 @@ use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
 use crate::platform::ids::new_id;
 use crate::state::AppState;
+use service::jobs::Lease;
 
 const LEASE_MS: i64 = 60_000;
+
+const CLAIM: Lease = Lease {
+    table: "refunds",
+    work: "status = 'requested'",
+    also_set: "attempts = attempts + 1",
+    limit: 20,
+    returning: "id",
+};
 
 /// Records a refund to be submitted to the payment's provider.
 pub struct Request<'a> {
@@ -63,19 +72,11 @@ struct Due {
 
 /// Submits refunds that are due. Returns how many were submitted.
 pub async fn submit_due(state: &AppState, now: Millis) -> anyhow::Result<usize> {
-    let lock = match state.db.dialect {
-        crate::platform::db::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        crate::platform::db::Dialect::Sqlite => "",
-    };
-    let claimed: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "UPDATE refunds SET attempts = attempts + 1, next_attempt_at = $1 WHERE id IN \
-         (SELECT id FROM refunds WHERE status = 'requested' AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 20{lock}) \
-         RETURNING id"
-    )))
-    .bind(now + LEASE_MS)
-    .bind(now)
-    .fetch_all(&state.db.pool)
-    .await?;
+    let claimed: Vec<String> = sqlx::query_scalar(CLAIM.sql(state.db.dialect))
+        .bind(now + LEASE_MS)
+        .bind(now)
+        .fetch_all(&state.db.pool)
+        .await?;
     let mut submitted = 0;
     for id in claimed {
         let due: Due = sqlx::query_as(

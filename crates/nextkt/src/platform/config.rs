@@ -96,9 +96,10 @@ pub struct ServeConfig {
     pub enable_baseline_reservations: bool,
 
     /// Run the background jobs in this process: hold sweeper, inventory auditor, expiry of
-    /// unpaid orders.
-    #[arg(long, env = "NEXTKT_RUN_INVENTORY_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
-    pub run_inventory_jobs: bool,
+    /// unpaid orders, refund submission, email delivery (see `jobs.rs`). The flag's old
+    /// name, `--run-inventory-jobs`, still works.
+    #[arg(long, alias = "run-inventory-jobs", env = "NEXTKT_RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_jobs: bool,
 
     /// Platform fee per ticket, fixed part, in minor units of --platform-fee-currency.
     #[arg(long, env = "NEXTKT_PLATFORM_FEE_FIXED", default_value_t = 2_000)]
