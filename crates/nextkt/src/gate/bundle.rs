@@ -23,10 +23,10 @@ use utoipa::ToSchema;
 use super::devices::GateDevice;
 use super::lists::{self, CheckinList, LIST_COLUMNS, ListRow};
 use super::sealing;
-use crate::state::AppState;
 use crate::platform::clock::rfc3339;
 use crate::platform::db::{Db, Tx, placeholder_list};
 use crate::platform::error::{ApiResult, Problem};
+use crate::state::AppState;
 
 pub const FORMAT: &str = "nextkt-gate-bundle/1";
 

@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::state::AppState;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::new_id;
@@ -18,6 +17,7 @@ use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::secrets::{new_token, token_hash};
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::{
     AdminAccess, bearer, invalid_credentials, missing_credentials, suspended,
 };

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::state::AppState;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, Problem};
@@ -15,6 +14,7 @@ use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
 use crate::platform::validate;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::audit::{self, Change};
 use crate::tenancy::roles::Permission;

@@ -7,7 +7,6 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::state::AppState;
 use crate::catalog::events;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::csv;
@@ -15,6 +14,7 @@ use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
 use crate::platform::query::ApiQuery;
+use crate::state::AppState;
 use crate::tenancy::access::AdminAccess;
 use crate::tenancy::roles::Permission;
 

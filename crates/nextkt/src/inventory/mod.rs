@@ -2,6 +2,7 @@
 //! issued tickets + live holds <= capacity, and each seat has at most one live claim.
 //! See docs/inventory.md.
 
+pub mod carts;
 pub mod convert;
 pub mod holds;
 pub mod jobs;
