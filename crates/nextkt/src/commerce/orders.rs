@@ -11,6 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::points::{self, Movement};
+use super::pricing::Quote;
 use crate::buyers::access::{BuyerAccess, KeyMode, MaybeBuyer};
 use crate::inventory::convert;
 use crate::notify::outbox::{self, Email};
@@ -329,37 +330,27 @@ pub async fn checkout(
         None
     };
     let mut tx = state.db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
-         currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
-         fee_payer, payment_deadline, created_at, updated_at, livemode) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         'pending_payment', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $22)",
-    )
-    .bind(order_id.clone())
-    .bind(caller.org.id.clone())
-    .bind(cart.event_id.clone())
-    .bind(cart.cart_id.clone())
-    .bind(caller.buyer_id.clone())
-    .bind(email.clone())
-    .bind(name.clone())
-    .bind(locale.clone())
-    .bind(cart.currency.clone())
-    .bind(quote.subtotal)
-    .bind(quote.discount)
-    .bind(cart.discount_id.clone())
-    .bind(quote.points_used)
-    .bind(quote.points_value)
-    .bind(quote.tax)
-    .bind(quote.fee)
-    .bind(quote.fee_absorbed)
-    .bind(quote.total)
-    .bind(cart.fee_payer.clone())
-    .bind(cart.deadline)
-    .bind(now)
-    .bind(i64::from(livemode))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
+    let order = NewOrder {
+        id: &order_id,
+        org_id: &caller.org.id,
+        event_id: &cart.event_id,
+        cart_id: &cart.cart_id,
+        buyer_id: caller.buyer_id.as_deref(),
+        email: &email,
+        name: &name,
+        locale: &locale,
+        status: "pending_payment",
+        kind: "sale",
+        currency: &cart.currency,
+        pricing: quote,
+        line_types: &cart.line_types,
+        discount_id: cart.discount_id.as_deref(),
+        fee_payer: &cart.fee_payer,
+        payment_deadline: cart.deadline,
+        paid_at: None,
+        livemode,
+    };
+    match insert(&mut tx, &order, now).await {
         Err(err) if is_unique_violation(&err) => {
             return Err(ApiError::conflict(
                 "cart_checked_out",
@@ -368,26 +359,6 @@ pub async fn checkout(
         }
         other => other?,
     };
-    for (line, (tt_id, name)) in quote.lines.iter().zip(&cart.line_types) {
-        sqlx::query(
-            "INSERT INTO order_lines (id, order_id, ticket_type_id, name, quantity, unit_price, discount, \
-             points_value, tax, fee_per_ticket, fee, total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(new_id())
-        .bind(order_id.clone())
-        .bind(tt_id.clone())
-        .bind(name.clone())
-        .bind(line.quantity)
-        .bind(line.unit_price)
-        .bind(line.discount)
-        .bind(line.points_value)
-        .bind(line.tax)
-        .bind(line.fee_per_ticket)
-        .bind(line.fee)
-        .bind(line.total)
-        .execute(&mut *tx)
-        .await?;
-    }
     // The holds priced are the holds ordered: if one lapsed meanwhile, start again.
     if convert::attach(&mut tx, &cart.cart_id, &order_id, now).await? != cart.hold_count {
         return Err(ApiError::conflict(
@@ -433,6 +404,90 @@ pub async fn checkout(
         StatusCode::CREATED,
         ApiJson(CheckoutAnswer { order, payment_url }),
     ))
+}
+
+/// An order as it is first written, with the lines it was priced with.
+pub struct NewOrder<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub event_id: &'a str,
+    pub cart_id: &'a str,
+    pub buyer_id: Option<&'a str>,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub locale: &'a str,
+    pub status: &'a str,
+    /// `sale` or `complimentary`.
+    pub kind: &'a str,
+    pub currency: &'a str,
+    pub pricing: &'a Quote,
+    /// The ticket type (id, name) of each pricing line, in order.
+    pub line_types: &'a [(String, String)],
+    pub discount_id: Option<&'a str>,
+    pub fee_payer: &'a str,
+    pub payment_deadline: Millis,
+    pub paid_at: Option<Millis>,
+    pub livemode: bool,
+}
+
+/// Writes a new order and its lines: the one place orders are made. A second order for
+/// the same cart fails with a unique violation.
+pub async fn insert(tx: &mut Tx, order: &NewOrder<'_>, now: Millis) -> Result<(), sqlx::Error> {
+    let quote = order.pricing;
+    sqlx::query(
+        "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
+         currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
+         fee_payer, payment_deadline, created_at, updated_at, paid_at, livemode, kind) VALUES ($1, $2, $3, $4, \
+         $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23, $24, $25)",
+    )
+    .bind(order.id.to_string())
+    .bind(order.org_id.to_string())
+    .bind(order.event_id.to_string())
+    .bind(order.cart_id.to_string())
+    .bind(order.buyer_id.map(str::to_string))
+    .bind(order.email.to_string())
+    .bind(order.name.to_string())
+    .bind(order.locale.to_string())
+    .bind(order.status.to_string())
+    .bind(order.currency.to_string())
+    .bind(quote.subtotal)
+    .bind(quote.discount)
+    .bind(order.discount_id.map(str::to_string))
+    .bind(quote.points_used)
+    .bind(quote.points_value)
+    .bind(quote.tax)
+    .bind(quote.fee)
+    .bind(quote.fee_absorbed)
+    .bind(quote.total)
+    .bind(order.fee_payer.to_string())
+    .bind(order.payment_deadline)
+    .bind(now)
+    .bind(order.paid_at)
+    .bind(i64::from(order.livemode))
+    .bind(order.kind.to_string())
+    .execute(&mut **tx)
+    .await?;
+    for (line, (tt_id, name)) in quote.lines.iter().zip(order.line_types) {
+        sqlx::query(
+            "INSERT INTO order_lines (id, order_id, ticket_type_id, name, quantity, unit_price, discount, \
+             points_value, tax, fee_per_ticket, fee, total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(new_id())
+        .bind(order.id.to_string())
+        .bind(tt_id.clone())
+        .bind(name.clone())
+        .bind(line.quantity)
+        .bind(line.unit_price)
+        .bind(line.discount)
+        .bind(line.points_value)
+        .bind(line.tax)
+        .bind(line.fee_per_ticket)
+        .bind(line.fee)
+        .bind(line.total)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Takes one use of a code for an order. The conditional update makes concurrent

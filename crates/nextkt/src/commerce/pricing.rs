@@ -156,6 +156,34 @@ pub struct Quote {
     pub total: i64,
 }
 
+impl Quote {
+    /// Tickets given away: one line of `quantity`, every amount zero.
+    pub fn free(quantity: i64) -> Quote {
+        let line = LineQuote {
+            unit_price: 0,
+            quantity,
+            subtotal: 0,
+            discount: 0,
+            points_value: 0,
+            tax: 0,
+            fee_per_ticket: 0,
+            fee: 0,
+            total: 0,
+        };
+        Quote {
+            lines: vec![line],
+            subtotal: 0,
+            discount: 0,
+            points_used: 0,
+            points_value: 0,
+            tax: 0,
+            fee: 0,
+            fee_absorbed: 0,
+            total: 0,
+        }
+    }
+}
+
 pub fn quote(input: &QuoteInput) -> Quote {
     let subtotals: Vec<i64> = input
         .lines

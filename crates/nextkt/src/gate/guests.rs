@@ -17,8 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::catalog::events::{self, EventRow};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
+use crate::commerce::orders::{self, NewOrder};
+use crate::commerce::pricing::Quote;
+use crate::inventory::carts::{self, NewCart};
 use crate::inventory::convert::Claimed;
-use crate::inventory::pools;
+use crate::inventory::pools::{self, Sale};
 use crate::notify::outbox::{self, Email};
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::csv;
@@ -130,7 +133,7 @@ async fn add_all(
         send_email,
     } = batch;
     let db = &state.db;
-    // The oversell core's rule: lock each pool (in id order), sweep it, and check the fit.
+    // The oversell core's rule, as for any hold; pools are taken in id order.
     let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
     for e in entries {
         *wanted.entry(e.ticket_type_id.as_str()).or_default() += e.quantity;
@@ -143,23 +146,12 @@ async fn add_all(
     };
     for (type_id, units) in &wanted {
         let type_name = &type_of(type_id)?.name;
-        let pool = pools::lock(db, tx, type_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("ticket type"))?;
-        let expired = pools::expire_due(tx, type_id, &pool, now).await?;
-        let available = pool.capacity - (pool.held - expired) - pool.sold;
-        if *units > available {
+        if let Sale::Short { left } = pools::sell_outright(db, tx, type_id, *units, now).await? {
             return Err(ApiError::rule(
                 "sold_out",
-                format!("{type_name} has {available} left; the guests need {units}"),
+                format!("{type_name} has {left} left; the guests need {units}"),
             ));
         }
-        sqlx::query("UPDATE inventory_pools SET sold = sold + $1, updated_at = $2 WHERE ticket_type_id = $3")
-            .bind(*units)
-            .bind(now)
-            .bind(type_id.to_string())
-            .execute(&mut **tx)
-            .await?;
     }
     let locale: String = sqlx::query_scalar("SELECT locale FROM organizations WHERE id = $1")
         .bind(event.organization_id.clone())
@@ -169,45 +161,38 @@ async fn add_all(
     for e in entries {
         let ticket_type = type_of(&e.ticket_type_id)?;
         let (guest_id, cart_id, order_id) = (new_id(), new_id(), new_id());
-        sqlx::query(
-            "INSERT INTO carts (id, organization_id, event_id, token_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(cart_id.clone())
-        .bind(event.organization_id.clone())
-        .bind(event.id.clone())
-        .bind(token_hash(&new_token("guest_")))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO orders (id, organization_id, event_id, cart_id, buyer_id, email, name, locale, status, \
-             currency, subtotal, discount, discount_id, points_used, points_value, tax, fee, fee_absorbed, total, \
-             fee_payer, payment_deadline, created_at, updated_at, paid_at, kind) VALUES ($1, $2, $3, $4, NULL, $5, $6, \
-             $7, 'paid', $8, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 'organizer', $9, $9, $9, $9, 'complimentary')",
-        )
-        .bind(order_id.clone())
-        .bind(event.organization_id.clone())
-        .bind(event.id.clone())
-        .bind(cart_id)
-        .bind(e.email.clone())
-        .bind(e.name.clone())
-        .bind(locale.clone())
-        .bind(ticket_type.currency.clone())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO order_lines (id, order_id, ticket_type_id, name, quantity, unit_price, discount, \
-             points_value, tax, fee_per_ticket, fee, total) VALUES ($1, $2, $3, $4, $5, 0, 0, 0, 0, 0, 0, 0)",
-        )
-        .bind(new_id())
-        .bind(order_id.clone())
-        .bind(e.ticket_type_id.clone())
-        .bind(ticket_type.name.clone())
-        .bind(e.quantity)
-        .execute(&mut **tx)
-        .await?;
+        // An order is made from a cart; this one is never handed out.
+        let cart = NewCart {
+            id: &cart_id,
+            org_id: &event.organization_id,
+            event_id: &event.id,
+            token_hash: &token_hash(&new_token("guest_")),
+            buyer_id: None,
+        };
+        carts::create(tx, &cart, now).await?;
+        let line_types = [(ticket_type.id.clone(), ticket_type.name.clone())];
+        let order = NewOrder {
+            id: &order_id,
+            org_id: &event.organization_id,
+            event_id: &event.id,
+            cart_id: &cart_id,
+            buyer_id: None,
+            email: &e.email,
+            name: &e.name,
+            locale: &locale,
+            status: "paid",
+            kind: "complimentary",
+            currency: &ticket_type.currency,
+            pricing: &Quote::free(e.quantity),
+            line_types: &line_types,
+            discount_id: None,
+            fee_payer: "organizer",
+            payment_deadline: now,
+            paid_at: Some(now),
+            // Guests' tickets are real (their orders are live, complimentary).
+            livemode: true,
+        };
+        orders::insert(tx, &order, now).await?;
         let claimed: Vec<Claimed> = (0..e.quantity)
             .map(|_| Claimed {
                 ticket_type_id: e.ticket_type_id.clone(),
@@ -223,7 +208,6 @@ async fn add_all(
                 order_id: &order_id,
                 holder_name: &e.name,
                 holder_email: &e.email,
-                // Guests' tickets are real (their orders are live, complimentary).
                 livemode: true,
             },
             &claimed,

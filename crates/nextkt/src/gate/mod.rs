@@ -6,6 +6,7 @@ pub mod devices;
 pub mod guests;
 pub mod lists;
 pub mod reports;
+pub mod revocations;
 pub mod scan;
 pub mod sealing;
 pub mod writer;

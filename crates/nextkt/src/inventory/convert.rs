@@ -82,12 +82,10 @@ pub async fn claim_for_order(
         }
     }
     for (pool_id, (_, late)) in &per_pool {
-        let Some(pool) = pools::lock(db, tx, pool_id).await? else {
+        let Some(pool) = pools::lock_live(db, tx, pool_id, now).await? else {
             return Ok(None);
         };
-        let expired = pools::expire_due(tx, pool_id, &pool, now).await?;
-        let available = pool.capacity - (pool.held - expired) - pool.sold;
-        if *late > available {
+        if *late > pool.left() {
             return Ok(None);
         }
     }
@@ -181,12 +179,7 @@ pub async fn release_sold(
     }
     for (pool_id, units) in per_pool {
         pools::lock(db, tx, pool_id).await?;
-        sqlx::query("UPDATE inventory_pools SET sold = sold - $1, updated_at = $2 WHERE ticket_type_id = $3")
-            .bind(units)
-            .bind(now)
-            .bind(pool_id.to_string())
-            .execute(&mut **tx)
-            .await?;
+        pools::add_sold(tx, pool_id, -units, now).await?;
     }
     Ok(())
 }

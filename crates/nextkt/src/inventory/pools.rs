@@ -18,8 +18,13 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// What is left to hold or sell (below 0 only if the invariant was ever broken).
+    pub fn left(&self) -> i64 {
+        self.capacity - self.held - self.sold
+    }
+
     pub fn remaining(&self) -> i64 {
-        (self.capacity - self.held - self.sold).max(0)
+        self.left().max(0)
     }
 }
 
@@ -110,6 +115,74 @@ async fn expire_holds(tx: &mut Tx, ticket_type_id: &str, now: Millis) -> Result<
     Ok(total)
 }
 
+/// Locks the pool and sweeps its expired holds; its figures, live. `None`: the ticket type
+/// has no pool. Every decision about a pool's stock starts here.
+pub async fn lock_live(
+    db: &Db,
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    now: Millis,
+) -> Result<Option<Figures>, sqlx::Error> {
+    let Some(pool) = lock(db, tx, ticket_type_id).await? else {
+        return Ok(None);
+    };
+    let expired = expire_due(tx, ticket_type_id, &pool, now).await?;
+    Ok(Some(Figures {
+        capacity: pool.capacity,
+        held: pool.held - expired,
+        sold: pool.sold,
+    }))
+}
+
+/// Changes `sold` of a pool the transaction has locked.
+pub async fn add_sold(
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    delta: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inventory_pools SET sold = sold + $1, updated_at = $2 WHERE ticket_type_id = $3",
+    )
+    .bind(delta)
+    .bind(now)
+    .bind(ticket_type_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What `sell_outright` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sale {
+    Sold,
+    /// The units did not fit: only `left` were there, and nothing changed.
+    Short {
+        left: i64,
+    },
+}
+
+/// Sells `units` of a GA ticket type at once, with no hold first (tickets given away), in
+/// the caller's transaction: under the same rule as a hold, they must fit in what is left
+/// once the pool's expired holds are swept. 404 when the ticket type has no pool. Callers
+/// selling from several pools sell in ticket type id order, as locks are taken.
+pub async fn sell_outright(
+    db: &Db,
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    units: i64,
+    now: Millis,
+) -> ApiResult<Sale> {
+    let pool = lock_live(db, tx, ticket_type_id, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket type"))?;
+    if units > pool.left() {
+        return Ok(Sale::Short { left: pool.left() });
+    }
+    add_sold(tx, ticket_type_id, units, now).await?;
+    Ok(Sale::Sold)
+}
+
 /// Changes `held`; `new_expiry` is the expiry of holds just created, which may move
 /// `next_expiry_at` earlier.
 pub async fn add_held(
@@ -158,11 +231,10 @@ pub async fn set_capacity(
     capacity: i64,
     now: Millis,
 ) -> ApiResult<()> {
-    let pool = lock(db, tx, ticket_type_id)
+    let pool = lock_live(db, tx, ticket_type_id, now)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket type"))?;
-    let expired = expire_due(tx, ticket_type_id, &pool, now).await?;
-    let held = pool.held - expired;
+    let held = pool.held;
     if capacity < held + pool.sold {
         return Err(ApiError::rule(
             "capacity_below_committed",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::carts::{self, NewCart};
 use super::pools;
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
@@ -288,15 +289,14 @@ async fn decide_inner(
     }
 
     let mut tx = db.begin().await?;
-    let Some(pool) = pools::lock(db, &mut tx, ticket_type_id).await? else {
+    let Some(pool) = pools::lock_live(db, &mut tx, ticket_type_id, now).await? else {
         return Ok(requests
             .iter()
             .map(|_| Err(ApiError::not_found("ticket type")))
             .collect());
     };
-    let expired = pools::expire_due(&mut tx, ticket_type_id, &pool, now).await?;
     let mut available = match counting {
-        Counting::Counters => pool.capacity - (pool.held - expired) - pool.sold,
+        Counting::Counters => pool.left(),
         Counting::SumOfHolds => {
             let live: i64 = sqlx::query_scalar(
                 "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE ticket_type_id = $1 \
@@ -451,17 +451,24 @@ async fn decide_inner(
     }
 
     // New carts, then new holds, many rows per statement.
-    let new_carts: Vec<(&GaRequest, &str, &str)> = new_holds
+    let new_carts: Vec<NewCart> = new_holds
         .iter()
-        .filter_map(|(i, _)| match &requests[*i].cart {
-            CartRef::New { id, token_hash } => {
-                Some((&requests[*i], id.as_str(), token_hash.as_str()))
+        .filter_map(|(i, _)| {
+            let req = &requests[*i];
+            match &req.cart {
+                CartRef::New { id, token_hash } => Some(NewCart {
+                    id,
+                    org_id: &req.org_id,
+                    event_id: &req.event_id,
+                    token_hash,
+                    buyer_id: req.buyer_id.as_deref(),
+                }),
+                CartRef::Existing(_) => None,
             }
-            CartRef::Existing(_) => None,
         })
         .collect();
     for chunk in new_carts.chunks(500) {
-        insert_carts(&mut tx, chunk, now).await?;
+        carts::create_many(&mut tx, chunk, now).await?;
     }
     let rows: Vec<(&GaRequest, &str)> = new_holds
         .iter()
@@ -486,31 +493,6 @@ fn unreachable_answer() -> ApiResult<Reserved> {
     Err(ApiError::internal(anyhow::anyhow!(
         "reservation left undecided"
     )))
-}
-
-async fn insert_carts(
-    tx: &mut Tx,
-    carts: &[(&GaRequest, &str, &str)],
-    now: Millis,
-) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO carts (id, organization_id, event_id, token_hash, buyer_id, created_at, \
-         updated_at) VALUES {}",
-        placeholder_rows(carts.len(), 7)
-    );
-    let mut q = sqlx::query(Dialect::of(tx).sql(sql)).persistent(false);
-    for (req, id, token_hash) in carts {
-        q = q
-            .bind(id.to_string())
-            .bind(req.org_id.clone())
-            .bind(req.event_id.clone())
-            .bind(token_hash.to_string())
-            .bind(req.buyer_id.clone())
-            .bind(now)
-            .bind(now);
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
 }
 
 async fn insert_holds(

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::carts::{self, NewCart};
 use super::reserve::{CartRef, Reserved, Terms, check_limits};
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::TicketTypeRow;
@@ -160,18 +161,14 @@ pub async fn reserve(
     }
 
     if let CartRef::New { id, token_hash } = &req.cart {
-        sqlx::query(
-            "INSERT INTO carts (id, organization_id, event_id, token_hash, buyer_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(id.clone())
-        .bind(event.organization_id.clone())
-        .bind(event.id.clone())
-        .bind(token_hash.clone())
-        .bind(req.buyer_id.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let cart = NewCart {
+            id,
+            org_id: &event.organization_id,
+            event_id: &event.id,
+            token_hash,
+            buyer_id: req.buyer_id.as_deref(),
+        };
+        carts::create(&mut tx, &cart, now).await?;
     }
     let expires_at = now + event.hold_seconds * 1000;
     let mut reserved = Vec::new();

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::{TICKET_COLUMNS, Ticket, TicketRow, new_code, signing};
 use crate::buyers::access::BuyerAccess;
 use crate::catalog::events;
+use crate::gate::revocations::{self, Revocation};
 use crate::gate::sealing;
 use crate::notify::outbox::{self, Email};
 use crate::platform::clock::{Millis, rfc3339};
@@ -122,18 +123,14 @@ async fn transfer(
     .execute(&mut *tx)
     .await?;
     let old_hash = sealing::lookup_hash(&ticket.code);
-    sqlx::query(
-        "INSERT INTO revoked_codes (code_hash, organization_id, event_id, ticket_id, reason, revoked_at) \
-         VALUES ($1, $2, $3, $4, 'transferred', $5)",
-    )
-    .bind(old_hash.clone())
-    .bind(org_id.to_string())
-    .bind(ticket.event_id.clone())
-    .bind(ticket.id.clone())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    crate::gate::bundle::bump_version(&mut tx, org_id).await?;
+    let revocation = Revocation {
+        code_hash: &old_hash,
+        org_id,
+        event_id: &ticket.event_id,
+        ticket_id: &ticket.id,
+        reason: "transferred",
+    };
+    revocations::revoke(&mut tx, revocation, now).await?;
     let (by_kind, by_id) = match &by {
         By::Buyer(id) => ("buyer", id.to_string()),
         By::Admin(access) => (access.actor.kind.as_str(), access.actor.id.clone()),
