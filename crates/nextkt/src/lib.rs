@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commerce;
 pub mod gate;
+pub mod ids;
 pub mod inventory;
 pub mod jobs;
 pub mod notify;
