@@ -1,0 +1,357 @@
+//! The rules of events: what a field may hold, how the status moves, what the ticket types
+//! already fixed; each change and its audit entry in one transaction.
+
+use super::store;
+use super::types::{Event, EventInput};
+use super::{DEFAULT_HOLD_MINUTES, EventRow, VenueRef, Visibility};
+use crate::commerce::pricing::FeePayer;
+use crate::platform::error::{ApiError, ApiResult};
+use crate::platform::ids::new_id;
+use crate::platform::secrets::new_token;
+use crate::platform::validate;
+use crate::state::AppState;
+use crate::tenancy::access::Actor;
+use crate::tenancy::audit::{self, Change};
+
+fn opt_time(field: &str, value: &str) -> ApiResult<Option<i64>> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        validate::instant(field, value).map(Some)
+    }
+}
+
+fn opt_limit(field: &str, value: i64) -> ApiResult<Option<i64>> {
+    validate::range(field, value, 0, 10_000).map(|v| (v > 0).then_some(v))
+}
+
+/// Applies `input` to `row`, checking every field and the rules between them.
+fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
+    if let Some(title) = &input.title {
+        row.title_json = serde_json::to_string(&validate::localized(
+            "title",
+            title,
+            200,
+            validate::Lines::One,
+            true,
+        )?)
+        .unwrap_or_default();
+    }
+    if let Some(description) = &input.description {
+        row.description_json = serde_json::to_string(&validate::localized(
+            "description",
+            description,
+            20_000,
+            validate::Lines::Many,
+            false,
+        )?)
+        .unwrap_or_default();
+    }
+    if let Some(at) = &input.starts_at {
+        row.starts_at = validate::instant("starts_at", at)?;
+    }
+    if let Some(at) = &input.ends_at {
+        row.ends_at = validate::instant("ends_at", at)?;
+    }
+    if let Some(tz) = &input.timezone {
+        row.timezone = validate::timezone("timezone", tz)?;
+    }
+    if let Some(venue) = input.venue {
+        let name = validate::text("venue.name", &venue.name, 200)?;
+        let city = validate::opt_text("venue.city", venue.city.as_deref(), 100)?;
+        let address = validate::opt_text("venue.address", venue.address.as_deref(), 500)?;
+        let id = validate::opt_text("venue.id", venue.id.as_deref(), 100)?;
+        if let Some(capacity) = venue.capacity {
+            validate::range("venue.capacity", capacity, 0, 10_000_000)?;
+        }
+        row.city = city.clone();
+        let venue = VenueRef {
+            id,
+            name,
+            city,
+            address,
+            ..venue
+        };
+        row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
+    }
+    if let Some(artists) = &input.artist_ids {
+        if artists.len() > 100
+            || artists
+                .iter()
+                .any(|a| !crate::platform::ids::is_valid_external_id(a))
+        {
+            return Err(ApiError::invalid("artist_ids", "up to 100 plain ids"));
+        }
+        row.artist_ids_json = serde_json::to_string(artists).unwrap_or_default();
+    }
+    if let Some(visibility) = input.visibility {
+        row.visibility = visibility.as_str().to_string();
+        if visibility == Visibility::Private && row.access_key.is_none() {
+            row.access_key = Some(new_token("ev_"));
+        }
+    }
+    if let Some(mode) = input.mode {
+        row.mode = mode.as_str().to_string();
+    }
+    if let Some(at) = &input.sale_starts_at {
+        row.sale_starts_at = opt_time("sale_starts_at", at)?;
+    }
+    if let Some(at) = &input.sale_ends_at {
+        row.sale_ends_at = opt_time("sale_ends_at", at)?;
+    }
+    if let Some(n) = input.max_per_order {
+        row.max_per_order = opt_limit("max_per_order", n)?;
+    }
+    if let Some(n) = input.max_per_buyer {
+        row.max_per_buyer = opt_limit("max_per_buyer", n)?;
+    }
+    if let Some(m) = input.hold_minutes {
+        row.hold_seconds = validate::range("hold_minutes", m, 1, 60)? * 60;
+    }
+    if let Some(m) = input.hold_extension_minutes {
+        row.hold_extension_seconds = validate::range("hold_extension_minutes", m, 0, 60)? * 60;
+    }
+    if let Some(on) = input.buyer_transfers {
+        row.buyer_transfers = i64::from(on);
+    }
+    if let Some(m) = input.transfer_cutoff_minutes {
+        row.transfer_cutoff_seconds =
+            validate::range("transfer_cutoff_minutes", m, 0, 10_080)? * 60;
+    }
+    if let Some(currency) = &input.currency {
+        row.currency = validate::currency("currency", currency)?;
+    }
+    if let Some(payer) = input.fee_payer {
+        row.fee_payer = match payer {
+            FeePayer::Buyer => "buyer",
+            FeePayer::Organizer => "organizer",
+        }
+        .to_string();
+    }
+    if let Some(map) = &input.map_image_ref {
+        row.map_image_ref = if map.is_empty() {
+            None
+        } else {
+            Some(validate::text("map_image_ref", map, 500)?)
+        };
+    }
+    if row.ends_at <= row.starts_at {
+        return Err(ApiError::invalid("ends_at", "must be after starts_at"));
+    }
+    if let (Some(from), Some(to)) = (row.sale_starts_at, row.sale_ends_at)
+        && to <= from
+    {
+        return Err(ApiError::invalid(
+            "sale_ends_at",
+            "must be after sale_starts_at",
+        ));
+    }
+    if let (Some(order), Some(buyer)) = (row.max_per_order, row.max_per_buyer)
+        && order > buyer
+    {
+        return Err(ApiError::invalid(
+            "max_per_order",
+            "cannot exceed max_per_buyer",
+        ));
+    }
+    if row.title_json.is_empty() {
+        return Err(ApiError::invalid("title", "required"));
+    }
+    Ok(())
+}
+
+/// Creates an event (as a draft) in the organization's zone and currency, unless `input`
+/// says otherwise. The caller has checked that the title and times are there.
+#[tracing::instrument(skip_all, fields(org_id = %org_id))]
+pub async fn create(
+    state: &AppState,
+    org_id: &str,
+    actor: &Actor,
+    input: EventInput,
+) -> ApiResult<Event> {
+    let org = crate::tenancy::organizations::find(&state.db, org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let now = state.clock.now_ms();
+    let mut row = EventRow {
+        id: new_id(),
+        organization_id: org_id.to_string(),
+        title_json: String::new(),
+        description_json: "{}".into(),
+        starts_at: 0,
+        ends_at: 0,
+        timezone: org.timezone,
+        venue_json: None,
+        city: None,
+        artist_ids_json: "[]".into(),
+        status: "draft".into(),
+        visibility: "public".into(),
+        access_key: None,
+        mode: "ga".into(),
+        sale_starts_at: None,
+        sale_ends_at: None,
+        max_per_order: None,
+        max_per_buyer: None,
+        hold_seconds: DEFAULT_HOLD_MINUTES * 60,
+        hold_extension_seconds: 0,
+        map_image_ref: None,
+        created_at: now,
+        updated_at: now,
+        published_at: None,
+        fee_payer: "buyer".into(),
+        buyer_transfers: 0,
+        transfer_cutoff_seconds: 0,
+        currency: org.currency,
+    };
+    apply(&mut row, input)?;
+    let mut tx = state.db.begin().await?;
+    store::insert(&mut tx, &row).await?;
+    let event: Event = row.into();
+    audit::record(
+        &mut tx,
+        Change {
+            org_id: Some(org_id),
+            actor,
+            action: "event.created",
+            target_kind: "event",
+            target_id: &event.id,
+            before: None,
+            after: serde_json::to_value(&event).ok(),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(event)
+}
+
+/// Changes an event. Its currency is fixed once it has ticket types, and its mode must
+/// allow the kinds of those it has.
+#[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
+pub async fn update(
+    state: &AppState,
+    org_id: &str,
+    actor: &Actor,
+    event_id: &str,
+    input: EventInput,
+) -> ApiResult<Event> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let mut row = store::find_in(&state.db, &mut tx, org_id, event_id).await?;
+    let before = serde_json::to_value(Event::from(row.clone())).ok();
+    let new_mode = input.mode;
+    let old_currency = row.currency.clone();
+    apply(&mut row, input)?;
+    if row.currency != old_currency {
+        let types = store::ticket_type_count(&mut tx, &row.id).await?;
+        if types > 0 {
+            return Err(ApiError::rule(
+                "currency_fixed",
+                format!(
+                    "the event sells in {old_currency}; its currency cannot change once it has ticket types"
+                ),
+            ));
+        }
+    }
+    if let Some(mode) = new_mode {
+        let kinds = store::ticket_type_kinds(&mut tx, &row.id).await?;
+        if let Some(kind) = kinds.iter().find(|k| !mode.allows(k)) {
+            return Err(ApiError::rule(
+                "mode_conflict",
+                format!(
+                    "the event has {kind} ticket types, which mode {} does not allow",
+                    mode.as_str()
+                ),
+            ));
+        }
+    }
+    row.updated_at = now;
+    store::save(&mut tx, &row).await?;
+    let event: Event = row.into();
+    audit::record(
+        &mut tx,
+        Change {
+            org_id: Some(org_id),
+            actor,
+            action: "event.updated",
+            target_kind: "event",
+            target_id: &event.id,
+            before,
+            after: serde_json::to_value(&event).ok(),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(event)
+}
+
+/// A move of an event's status.
+#[derive(Clone, Copy)]
+pub enum Transition {
+    Publish,
+    Unpublish,
+    End,
+    Cancel,
+}
+
+/// Moves an event's status: `draft` → `published` (once it has a ticket type) → `ended`,
+/// back to `draft`, or to `cancelled` from either of the first two.
+#[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
+pub async fn transition(
+    state: &AppState,
+    org_id: &str,
+    actor: &Actor,
+    event_id: &str,
+    transition: Transition,
+) -> ApiResult<Event> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let mut row = store::find_in(&state.db, &mut tx, org_id, event_id).await?;
+    let from = row.status.clone();
+    let (allowed, to, action) = match transition {
+        Transition::Publish => (from == "draft", "published", "event.published"),
+        Transition::Unpublish => (from == "published", "draft", "event.unpublished"),
+        Transition::End => (from == "published", "ended", "event.ended"),
+        Transition::Cancel => (
+            from == "draft" || from == "published",
+            "cancelled",
+            "event.cancelled",
+        ),
+    };
+    if !allowed {
+        return Err(ApiError::rule(
+            "invalid_transition",
+            format!("a {from} event cannot become {to}"),
+        ));
+    }
+    if let Transition::Publish = transition {
+        let types = store::ticket_type_count(&mut tx, &row.id).await?;
+        if types == 0 {
+            return Err(ApiError::rule(
+                "no_ticket_types",
+                "add a ticket type before publishing",
+            ));
+        }
+        row.published_at.get_or_insert(now);
+    }
+    row.status = to.to_string();
+    row.updated_at = now;
+    store::save(&mut tx, &row).await?;
+    audit::record(
+        &mut tx,
+        Change {
+            org_id: Some(org_id),
+            actor,
+            action,
+            target_kind: "event",
+            target_id: &row.id,
+            before: Some(serde_json::json!({ "status": from })),
+            after: Some(serde_json::json!({ "status": to })),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
