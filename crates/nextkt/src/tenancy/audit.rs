@@ -1,5 +1,8 @@
 //! The audit log: every change made by an operator, API key or partner, written in the same
 //! transaction as the change itself (who, what, when, before and after).
+//!
+//! Small enough for one file: the store (writing an entry, reading a page) and the one
+//! route that reads the log.
 
 use axum::extract::State;
 use serde::Serialize;
@@ -9,13 +12,15 @@ use utoipa::ToSchema;
 use super::access::{Actor, AdminAccess};
 use super::roles::Permission;
 use crate::platform::clock::{Millis, rfc3339};
-use crate::platform::db::Tx;
+use crate::platform::db::{Db, Tx};
 use crate::platform::error::ApiResult;
 use crate::platform::ids::new_id;
 use crate::platform::json::ApiJson;
-use crate::platform::pagination::{Page, PageParams};
+use crate::platform::pagination::{Page, PageParams, PageRequest};
 use crate::platform::query::ApiQuery;
 use crate::state::AppState;
+
+// ---- Store ----
 
 pub struct Change<'a> {
     pub org_id: Option<&'a str>,
@@ -49,6 +54,35 @@ pub async fn record(tx: &mut Tx, change: Change<'_>, now: Millis) -> Result<(), 
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: String,
+    actor_kind: String,
+    actor_id: String,
+    action: String,
+    target_kind: String,
+    target_id: String,
+    before_json: Option<String>,
+    after_json: Option<String>,
+    created_at: i64,
+}
+
+/// One page of the organization's entries, newest first.
+async fn page_of(db: &Db, org_id: &str, page: &PageRequest) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, actor_kind, actor_id, action, target_kind, target_id, before_json, \
+         after_json, created_at FROM audit_log \
+         WHERE organization_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(org_id.to_string())
+    .bind(page.bound())
+    .bind(page.fetch_limit())
+    .fetch_all(&db.pool)
+    .await
+}
+
+// ---- Route ----
+
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: String,
@@ -61,19 +95,6 @@ pub struct AuditEntry {
     pub before: Option<Value>,
     pub after: Option<Value>,
     pub created_at: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: String,
-    actor_kind: String,
-    actor_id: String,
-    action: String,
-    target_kind: String,
-    target_id: String,
-    before_json: Option<String>,
-    after_json: Option<String>,
-    created_at: i64,
 }
 
 fn parse_json(text: Option<String>) -> Option<Value> {
@@ -97,16 +118,7 @@ pub async fn list(
 ) -> ApiResult<ApiJson<Page<AuditEntry>>> {
     access.require(Permission::ReadAuditLog)?;
     let page = page.parse()?;
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT id, actor_kind, actor_id, action, target_kind, target_id, before_json, \
-         after_json, created_at FROM audit_log \
-         WHERE organization_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3",
-    )
-    .bind(access.org_id.clone())
-    .bind(page.bound())
-    .bind(page.fetch_limit())
-    .fetch_all(&state.db.pool)
-    .await?;
+    let rows = page_of(&state.db, &access.org_id, &page).await?;
     let page = page.finish(rows, |r| &r.id).map(|r| AuditEntry {
         id: r.id,
         actor_kind: r.actor_kind,
