@@ -3,7 +3,7 @@
 //! back when the cart is priced and at checkout.
 
 use crate::platform::clock::Millis;
-use crate::platform::db::{Dialect, Tx, placeholder_rows};
+use crate::platform::db::{Db, Dialect, Tx, placeholder_rows};
 
 pub struct NewCart<'a> {
     pub id: &'a str,
@@ -74,4 +74,28 @@ pub async fn set_points(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Locks a cart's row for the rest of the transaction.
+pub async fn lock(db: &Db, tx: &mut Tx, cart_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM carts WHERE id = $1{}",
+        db.for_update()
+    )))
+    .bind(cart_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Notes that the cart's holds were extended; false when they had been already.
+pub async fn mark_extended(tx: &mut Tx, cart_id: &str, now: Millis) -> Result<bool, sqlx::Error> {
+    let extended = sqlx::query(
+        "UPDATE carts SET extended_at = $1, updated_at = $1 WHERE id = $2 AND extended_at IS NULL",
+    )
+    .bind(now)
+    .bind(cart_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(extended.rows_affected() == 1)
 }

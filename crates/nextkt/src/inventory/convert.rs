@@ -1,11 +1,14 @@
 //! Turning an order's holds into sold inventory when it is paid. Holds still live convert
 //! as they are. Holds that expired before the payment arrived (a late payment) are claimed
 //! again if the stock is still there; if any unit or seat is gone, nothing changes and the
-//! caller refunds the order. All of it happens in the caller's transaction.
+//! caller refunds the order. All of it happens in the caller's transaction. The SQL is in
+//! `store` and `pools`.
 
 use std::collections::BTreeMap;
 
 use super::pools;
+use super::status::HoldStatus;
+use super::store::{self, OrderHold};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 
@@ -16,16 +19,6 @@ pub struct Claimed {
     pub seat_id: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct OrderHold {
-    id: String,
-    ticket_type_id: String,
-    seat_id: Option<String>,
-    quantity: i64,
-    status: String,
-    expires_at: i64,
-}
-
 /// Ties the cart's live holds to a new order (at checkout).
 pub async fn attach(
     tx: &mut Tx,
@@ -33,21 +26,13 @@ pub async fn attach(
     order_id: &str,
     now: Millis,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE holds SET order_id = $1, updated_at = $2 WHERE cart_id = $3 AND status = 'active' \
-         AND expires_at > $2",
-    )
-    .bind(order_id.to_string())
-    .bind(now)
-    .bind(cart_id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected())
+    store::attach_to_order(tx, cart_id, order_id, now).await
 }
 
 /// Claims the order's inventory for good: `units` admissions, as its lines say. `None` when
 /// a late payment finds the stock gone, or the order's holds do not add up to `units` —
 /// an order is never paid without all of its tickets.
+#[tracing::instrument(skip_all, fields(order = order_id, units))]
 pub async fn claim_for_order(
     db: &Db,
     tx: &mut Tx,
@@ -57,18 +42,12 @@ pub async fn claim_for_order(
 ) -> Result<Option<Vec<Claimed>>, sqlx::Error> {
     // Holds an operator released when cancelling the order count as lapsed: claimed again
     // if the stock is still there, like expired ones.
-    let holds: Vec<OrderHold> = sqlx::query_as(
-        "SELECT id, ticket_type_id, seat_id, quantity, status, expires_at FROM holds \
-         WHERE order_id = $1 AND status IN ('active', 'expired', 'released') ORDER BY id",
-    )
-    .bind(order_id.to_string())
-    .fetch_all(&mut **tx)
-    .await?;
+    let holds = store::convertible_of_order(tx, order_id).await?;
     if units <= 0 || holds.iter().map(|h| h.quantity).sum::<i64>() != units {
         tracing::error!(order = %order_id, units, "an order's holds do not match its lines; not claiming");
         return Ok(None);
     }
-    let live = |h: &OrderHold| h.status == "active" && h.expires_at > now;
+    let live = |h: &OrderHold| h.status == HoldStatus::Active && h.expires_at > now;
 
     // General admission: lock each pool (in id order), sweep it, and see that the late
     // units still fit.
@@ -92,17 +71,8 @@ pub async fn claim_for_order(
     // Seats: a late seat must be free (its own expired claim is tidied first).
     for h in holds.iter().filter(|h| h.seat_id.is_some() && !live(h)) {
         let seat = h.seat_id.clone().unwrap_or_default();
-        sqlx::query(
-            "DELETE FROM seat_claims WHERE seat_id = $1 AND kind = 'hold' AND expires_at <= $2",
-        )
-        .bind(seat.clone())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM seat_claims WHERE seat_id = $1")
-            .bind(seat)
-            .fetch_one(&mut **tx)
-            .await?;
+        store::delete_expired_claim(tx, &seat, now).await?;
+        let taken = store::claims_of_seat(tx, &seat).await?;
         if taken > 0 {
             return Ok(None);
         }
@@ -110,41 +80,17 @@ pub async fn claim_for_order(
 
     // Everything fits: move the units from held to sold and make the seat claims permanent.
     for (pool_id, (live_units, late_units)) in &per_pool {
-        sqlx::query(
-            "UPDATE inventory_pools SET held = held - $1, sold = sold + $2, updated_at = $3 \
-             WHERE ticket_type_id = $4",
-        )
-        .bind(*live_units)
-        .bind(live_units + late_units)
-        .bind(now)
-        .bind(pool_id.to_string())
-        .execute(&mut **tx)
-        .await?;
+        pools::convert_held(tx, pool_id, *live_units, live_units + late_units, now).await?;
     }
     for h in holds.iter().filter(|h| h.seat_id.is_some()) {
         let seat = h.seat_id.clone().unwrap_or_default();
         if live(h) {
-            sqlx::query("UPDATE seat_claims SET kind = 'ticket', expires_at = NULL WHERE seat_id = $1 AND hold_id = $2")
-                .bind(seat)
-                .bind(h.id.clone())
-                .execute(&mut **tx)
-                .await?;
+            store::claim_to_ticket(tx, &seat, &h.id).await?;
         } else {
-            sqlx::query(
-                "INSERT INTO seat_claims (seat_id, organization_id, event_id, hold_id, kind, expires_at, created_at) \
-                 SELECT seat_id, organization_id, event_id, id, 'ticket', NULL, $1 FROM holds WHERE id = $2",
-            )
-            .bind(now)
-            .bind(h.id.clone())
-            .execute(&mut **tx)
-            .await?;
+            store::insert_ticket_claim(tx, &h.id, now).await?;
         }
     }
-    sqlx::query("UPDATE holds SET status = 'converted', updated_at = $1 WHERE order_id = $2 AND status IN ('active', 'expired', 'released')")
-        .bind(now)
-        .bind(order_id.to_string())
-        .execute(&mut **tx)
-        .await?;
+    store::convert_order_holds(tx, order_id, now).await?;
     Ok(Some(
         holds
             .iter()
@@ -159,6 +105,7 @@ pub async fn claim_for_order(
 }
 
 /// Puts refunded tickets' units and seats back on sale.
+#[tracing::instrument(skip_all, fields(units = released.len()))]
 pub async fn release_sold(
     db: &Db,
     tx: &mut Tx,
@@ -169,12 +116,7 @@ pub async fn release_sold(
     for claim in released {
         match &claim.seat_id {
             None => *per_pool.entry(claim.ticket_type_id.as_str()).or_default() += 1,
-            Some(seat) => {
-                sqlx::query("DELETE FROM seat_claims WHERE seat_id = $1 AND kind = 'ticket'")
-                    .bind(seat.clone())
-                    .execute(&mut **tx)
-                    .await?;
-            }
+            Some(seat) => store::delete_ticket_claim(tx, seat).await?,
         }
     }
     for (pool_id, units) in per_pool {

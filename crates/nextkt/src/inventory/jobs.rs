@@ -1,49 +1,39 @@
 //! Background inventory work, safe to run in every process at once: the sweeper returns
 //! expired holds to sale within a second, and the auditor recomputes availability from the
-//! holds themselves and reports any drift from the counters.
+//! holds themselves and reports any drift from the counters. The SQL is in `store`.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::pools;
+use super::{pools, store};
 use crate::platform::clock::Millis;
 use crate::platform::db::Db;
+
+// A glob, so the `__path_*` item `#[utoipa::path]` generates beside the handler comes
+// along: the router names it `inventory::jobs::audit_endpoint`.
+pub use super::handlers::*;
 
 pub const SWEEP_EVERY: Duration = Duration::from_millis(500);
 pub const AUDIT_EVERY: Duration = Duration::from_secs(30);
 
 /// Returns expired holds to sale. Returns how many units and seats came back.
+#[tracing::instrument(skip_all)]
 pub async fn sweep(db: &Db, now: Millis) -> Result<i64, sqlx::Error> {
-    let pools_with_expired: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT ticket_type_id FROM holds WHERE status = 'active' AND seat_id IS NULL \
-         AND expires_at <= $1 LIMIT 200",
-    )
-    .bind(now)
-    .fetch_all(&db.pool)
-    .await?;
+    let pools_with_expired = store::pools_with_expired(db, now).await?;
     let mut returned = 0;
     for pool in pools_with_expired {
         returned += pools::sweep(db, &pool, now).await?;
     }
     let mut tx = db.begin().await?;
-    let seats = sqlx::query(
-        "UPDATE holds SET status = 'expired', updated_at = $1 WHERE status = 'active' \
-         AND seat_id IS NOT NULL AND expires_at <= $1",
-    )
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM seat_claims WHERE kind = 'hold' AND expires_at <= $1")
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let seats = store::expire_seat_holds(&mut tx, now).await?;
+    store::delete_expired_claims(&mut tx, now).await?;
     tx.commit().await?;
-    if seats.rows_affected() > 0 {
-        metrics::counter!("nextkt_holds_expired_total").increment(seats.rows_affected());
+    if seats > 0 {
+        metrics::counter!("nextkt_holds_expired_total").increment(seats);
     }
-    Ok(returned + seats.rows_affected() as i64)
+    Ok(returned + seats as i64)
 }
 
 /// What the auditor found.
@@ -64,33 +54,10 @@ pub struct AuditReport {
     pub database: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct PoolAudit {
-    ticket_type_id: String,
-    capacity: i64,
-    held: i64,
-    sold: i64,
-    active_held: i64,
-    live_held: i64,
-    issued: i64,
-}
-
 /// Recomputes every pool (of one organization, or all) from its holds.
+#[tracing::instrument(skip_all, fields(org = org_id))]
 pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditReport, sqlx::Error> {
-    let rows: Vec<PoolAudit> = sqlx::query_as(
-        "SELECT p.ticket_type_id, p.capacity, p.held, p.sold, \
-           (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
-              AND h.seat_id IS NULL AND h.status = 'active') AS active_held, \
-           (SELECT CAST(COALESCE(SUM(h.quantity), 0) AS BIGINT) FROM holds h WHERE h.ticket_type_id = p.ticket_type_id \
-              AND h.seat_id IS NULL AND h.status = 'active' AND h.expires_at > $1) AS live_held, \
-           (SELECT COUNT(*) FROM tickets t WHERE t.ticket_type_id = p.ticket_type_id \
-              AND t.seat_id IS NULL AND t.inventory_released_at IS NULL) AS issued \
-         FROM inventory_pools p WHERE ($2 = '' OR p.organization_id = $2)",
-    )
-    .bind(now)
-    .bind(org_id.unwrap_or_default().to_string())
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = store::pool_audits(db, org_id, now).await?;
     let mut report = AuditReport {
         pools_checked: rows.len() as i64,
         database: db.dialect.name().to_string(),
@@ -115,31 +82,9 @@ pub async fn audit(db: &Db, org_id: Option<&str>, now: Millis) -> Result<AuditRe
         }
     }
     // A seat's live claims: live holds plus valid tickets; more than one is a double sale.
-    report.duplicate_claims = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT seat_id FROM ( \
-           SELECT seat_id, organization_id FROM holds WHERE seat_id IS NOT NULL AND status = 'active' AND expires_at > $1 \
-           UNION ALL SELECT seat_id, organization_id FROM tickets WHERE seat_id IS NOT NULL AND status = 'valid') c \
-         WHERE ($2 = '' OR organization_id = $2) GROUP BY seat_id HAVING COUNT(*) > 1) d",
-    )
-    .bind(now)
-    .bind(org_id.unwrap_or_default().to_string())
-    .fetch_one(&db.pool)
-    .await?;
-    let orphan_claims: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM seat_claims c WHERE c.kind = 'hold' AND c.expires_at > $1 \
-         AND ($2 = '' OR c.organization_id = $2) AND NOT EXISTS (SELECT 1 FROM holds h \
-         WHERE h.id = c.hold_id AND h.seat_id = c.seat_id AND h.status = 'active')",
-    )
-    .bind(now)
-    .bind(org_id.unwrap_or_default().to_string())
-    .fetch_one(&db.pool)
-    .await?;
-    report.drift += orphan_claims;
-    report.seats_checked =
-        sqlx::query_scalar("SELECT COUNT(*) FROM seats WHERE ($1 = '' OR organization_id = $1)")
-            .bind(org_id.unwrap_or_default().to_string())
-            .fetch_one(&db.pool)
-            .await?;
+    report.duplicate_claims = store::doubly_claimed_seats(db, org_id, now).await?;
+    report.drift += store::orphan_claims(db, org_id, now).await?;
+    report.seats_checked = store::seat_count(db, org_id).await?;
     if report.duplicate_claims > 0 {
         tracing::error!(
             seats = report.duplicate_claims,
@@ -158,20 +103,4 @@ pub async fn audit_and_report(db: &Db, now: Millis) -> anyhow::Result<()> {
     metrics::gauge!("nextkt_inventory_drift").set(report.drift as f64);
     metrics::counter!("nextkt_auditor_runs_total").increment(1);
     Ok(())
-}
-
-/// Recompute this organization's inventory now: oversold pools, doubly claimed seats, and
-/// counter drift (all 0 when the invariant holds).
-#[utoipa::path(
-    get, path = "/admin/inventory/audit", tag = "events",
-    responses((status = 200, body = AuditReport)),
-    security(("bearer" = []))
-)]
-pub async fn audit_endpoint(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    access: crate::tenancy::access::AdminAccess,
-) -> crate::platform::error::ApiResult<crate::platform::json::ApiJson<AuditReport>> {
-    access.require(crate::tenancy::roles::Permission::ReadOrganization)?;
-    let report = audit(&state.db, Some(&access.org_id), state.clock.now_ms()).await?;
-    Ok(crate::platform::json::ApiJson(report))
 }

@@ -152,6 +152,46 @@ pub async fn add_sold(
     Ok(())
 }
 
+/// Moves a locked pool's units from held to sold: `held_units` come off `held`, `sold_units`
+/// (those plus units whose holds had lapsed) go onto `sold`.
+pub async fn convert_held(
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    held_units: i64,
+    sold_units: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inventory_pools SET held = held - $1, sold = sold + $2, updated_at = $3 \
+         WHERE ticket_type_id = $4",
+    )
+    .bind(held_units)
+    .bind(sold_units)
+    .bind(now)
+    .bind(ticket_type_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sets a locked pool's capacity.
+async fn store_capacity(
+    tx: &mut Tx,
+    ticket_type_id: &str,
+    capacity: i64,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inventory_pools SET capacity = $1, updated_at = $2 WHERE ticket_type_id = $3",
+    )
+    .bind(capacity)
+    .bind(now)
+    .bind(ticket_type_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// What `sell_outright` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sale {
@@ -166,6 +206,7 @@ pub enum Sale {
 /// the caller's transaction: under the same rule as a hold, they must fit in what is left
 /// once the pool's expired holds are swept. 404 when the ticket type has no pool. Callers
 /// selling from several pools sell in ticket type id order, as locks are taken.
+#[tracing::instrument(skip_all, fields(ticket_type = ticket_type_id, units))]
 pub async fn sell_outright(
     db: &Db,
     tx: &mut Tx,
@@ -224,6 +265,7 @@ pub async fn sweep(db: &Db, ticket_type_id: &str, now: Millis) -> Result<i64, sq
 }
 
 /// Sets a pool's capacity, refusing to go below what is sold and held.
+#[tracing::instrument(skip_all, fields(ticket_type = ticket_type_id, capacity))]
 pub async fn set_capacity(
     db: &Db,
     tx: &mut Tx,
@@ -246,14 +288,7 @@ pub async fn set_capacity(
             ),
         ));
     }
-    sqlx::query(
-        "UPDATE inventory_pools SET capacity = $1, updated_at = $2 WHERE ticket_type_id = $3",
-    )
-    .bind(capacity)
-    .bind(now)
-    .bind(ticket_type_id.to_string())
-    .execute(&mut **tx)
-    .await?;
+    store_capacity(tx, ticket_type_id, capacity, now).await?;
     Ok(())
 }
 

@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::carts::{self, NewCart};
-use super::pools;
+use super::{pools, store};
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
 use crate::platform::clock::{Millis, SharedClock};
-use crate::platform::db::{Db, Dialect, Tx, placeholder_list, placeholder_rows};
+use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
+
+// Seat reservations count a buyer's holds the same way.
+pub use super::store::buyer_totals_locked;
 
 /// The most requests decided in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -102,52 +105,6 @@ pub fn check_terms(terms: &Terms, req: &GaRequest, now: Millis) -> ApiResult<()>
     tt.on_sale(now)
 }
 
-/// What each buyer has of an event: live holds (in carts, or in orders waiting for payment)
-/// and tickets not voided (a refunded ticket no longer counts; a transferred one still
-/// counts for the buyer who bought it). The buyers' rows are locked (in id order, after
-/// any carts) so two requests of one buyer for different ticket types take turns.
-/// `buyers` must be sorted and without duplicates.
-pub async fn buyer_totals_locked(
-    db: &Db,
-    tx: &mut Tx,
-    event_id: &str,
-    buyers: &[&str],
-    now: Millis,
-) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let lock_sql = format!(
-        "SELECT id FROM buyers WHERE id IN ({}) ORDER BY id{}",
-        placeholder_list(1, buyers.len()),
-        db.for_update()
-    );
-    let mut q = sqlx::query_scalar::<_, String>(db.sql(lock_sql)).persistent(false);
-    for b in buyers {
-        q = q.bind(b.to_string());
-    }
-    q.fetch_all(&mut **tx).await?;
-    let list = placeholder_list(2, buyers.len());
-    let now_at = buyers.len() + 2;
-    let sql = format!(
-        "SELECT buyer_id, CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ( \
-           SELECT buyer_id, quantity AS n FROM holds WHERE event_id = $1 AND buyer_id IN ({list}) \
-             AND status = 'active' AND expires_at > ${now_at} \
-           UNION ALL \
-           SELECT o.buyer_id, 1 AS n FROM orders o JOIN tickets t ON t.order_id = o.id \
-             WHERE o.event_id = $1 AND o.buyer_id IN ({list}) AND t.status <> 'void' \
-         ) owned GROUP BY buyer_id"
-    );
-    let mut q = sqlx::query_as::<_, (String, i64)>(db.sql(sql))
-        .persistent(false)
-        .bind(event_id.to_string());
-    for b in buyers {
-        q = q.bind(b.to_string());
-    }
-    Ok(q.bind(now)
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .collect())
-}
-
 /// Per-order and per-buyer limits, given what the cart and buyer hold already.
 pub fn check_limits(
     terms: &Terms,
@@ -204,6 +161,8 @@ pub enum Counting {
 }
 
 /// Decides a batch for one ticket type in one transaction. Answers line up with `requests`.
+/// One span per batch; nothing inside the batch is instrumented.
+#[tracing::instrument(skip_all, fields(ticket_type = ticket_type_id, batch = requests.len()))]
 pub async fn decide(
     db: &Db,
     ticket_type_id: &str,
@@ -298,14 +257,7 @@ async fn decide_inner(
     let mut available = match counting {
         Counting::Counters => pool.left(),
         Counting::SumOfHolds => {
-            let live: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE ticket_type_id = $1 \
-                 AND seat_id IS NULL AND status = 'active' AND expires_at > $2",
-            )
-            .bind(ticket_type_id.to_string())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+            let live = store::live_ga_units(&mut tx, ticket_type_id, now).await?;
             pool.capacity - live - pool.sold
         }
     };
@@ -328,28 +280,8 @@ async fn decide_inner(
         ids.dedup();
         // Lock the carts (in id order, so batches never wait on each other in a cycle):
         // limits per order stay exact across ticket types.
-        let lock_sql = format!(
-            "SELECT id FROM carts WHERE id IN ({}) ORDER BY id{}",
-            placeholder_list(1, ids.len()),
-            db.for_update()
-        );
-        let mut q = sqlx::query_scalar::<_, String>(db.sql(lock_sql)).persistent(false);
-        for id in &ids {
-            q = q.bind(id.to_string());
-        }
-        q.fetch_all(&mut *tx).await?;
-        let sql = format!(
-            "SELECT cart_id, ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
-             WHERE cart_id IN ({}) AND status = 'active' AND expires_at > ${} \
-             GROUP BY cart_id, ticket_type_id",
-            placeholder_list(1, ids.len()),
-            ids.len() + 1
-        );
-        let mut q = sqlx::query_as::<_, (String, String, i64)>(db.sql(sql)).persistent(false);
-        for id in &ids {
-            q = q.bind(id.to_string());
-        }
-        for (cart, tt, n) in q.bind(now).fetch_all(&mut *tx).await? {
+        store::lock_carts(db, &mut tx, &ids).await?;
+        for (cart, tt, n) in store::live_lines_of_carts(db, &mut tx, &ids, now).await? {
             *cart_totals.entry(cart.clone()).or_default() += n;
             cart_lines.insert((cart, tt), n);
         }
@@ -405,17 +337,14 @@ async fn decide_inner(
                 }
                 match &req.grow_hold_id {
                     Some(hold_id) => {
-                        let grown: Option<(i64, i64)> = sqlx::query_as(
-                            "UPDATE holds SET quantity = quantity + $1, updated_at = $2 \
-                             WHERE id = $3 AND cart_id = $4 AND ticket_type_id = $5 \
-                             AND status = 'active' AND expires_at > $2 RETURNING quantity, expires_at",
+                        let grown = store::grow_hold(
+                            &mut tx,
+                            hold_id,
+                            &cart_id,
+                            &req.ticket_type_id,
+                            req.quantity,
+                            now,
                         )
-                        .bind(req.quantity)
-                        .bind(now)
-                        .bind(hold_id.clone())
-                        .bind(cart_id.clone())
-                        .bind(req.ticket_type_id.clone())
-                        .fetch_optional(&mut *tx)
                         .await?;
                         match grown {
                             Some((quantity, expires_at)) => Ok(Reserved {
@@ -475,7 +404,7 @@ async fn decide_inner(
         .map(|(i, id)| (&requests[*i], id.as_str()))
         .collect();
     for chunk in rows.chunks(500) {
-        insert_holds(&mut tx, chunk, expires_at, now).await?;
+        store::insert_holds(&mut tx, chunk, expires_at, now).await?;
     }
     if granted != 0 {
         let new_expiry = (!new_holds.is_empty()).then_some(expires_at);
@@ -493,37 +422,6 @@ fn unreachable_answer() -> ApiResult<Reserved> {
     Err(ApiError::internal(anyhow::anyhow!(
         "reservation left undecided"
     )))
-}
-
-async fn insert_holds(
-    tx: &mut Tx,
-    holds: &[(&GaRequest, &str)],
-    expires_at: Millis,
-    now: Millis,
-) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO holds (id, organization_id, event_id, cart_id, buyer_id, ticket_type_id, \
-         seat_id, quantity, status, expires_at, created_at, updated_at) VALUES {}",
-        placeholder_rows(holds.len(), 12)
-    );
-    let mut q = sqlx::query(Dialect::of(tx).sql(sql)).persistent(false);
-    for (req, id) in holds {
-        q = q
-            .bind(id.to_string())
-            .bind(req.org_id.clone())
-            .bind(req.event_id.clone())
-            .bind(req.cart.id().to_string())
-            .bind(req.buyer_id.clone())
-            .bind(req.ticket_type_id.clone())
-            .bind(None::<String>)
-            .bind(req.quantity)
-            .bind("active")
-            .bind(expires_at)
-            .bind(now)
-            .bind(now);
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// The coalescer: one queue and one worker per ticket type with requests in flight.

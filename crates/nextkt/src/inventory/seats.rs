@@ -1,16 +1,18 @@
 //! Seat reservations. Each seat has at most one live claim, by construction: `seat_claims`
 //! is keyed by seat. A reservation deletes the seats' expired claims, then inserts one
 //! claim and one hold per seat in one transaction; a seat someone else holds makes the
-//! whole request fail with nothing written.
+//! whole request fail with nothing written. The SQL is in `store` (holds, claims) and
+//! `carts`; what the seats are comes from the seat map below.
 
 use std::collections::HashMap;
 
 use super::carts::{self, NewCart};
 use super::reserve::{CartRef, Reserved, Terms, check_limits};
+use super::store::{self, NewSeatHold};
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::TicketTypeRow;
 use crate::platform::clock::Millis;
-use crate::platform::db::{Db, placeholder_list};
+use crate::platform::db::{Db, Tx, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
 use crate::platform::ids::new_id;
 
@@ -32,6 +34,7 @@ struct SeatRow {
     blocked: i64,
 }
 
+#[tracing::instrument(skip_all, fields(event = %req.event.id, seats = req.seat_ids.len()))]
 pub async fn reserve(
     db: &Db,
     types: &[TicketTypeRow],
@@ -55,17 +58,7 @@ pub async fn reserve(
         ));
     }
     let mut tx = db.begin().await?;
-    let sql = format!(
-        "SELECT id, ticket_type_id, blocked FROM seats WHERE event_id = $1 AND id IN ({})",
-        placeholder_list(2, seat_ids.len())
-    );
-    let mut q = sqlx::query_as::<_, SeatRow>(db.sql(sql))
-        .persistent(false)
-        .bind(event.id.clone());
-    for id in &seat_ids {
-        q = q.bind(id.clone());
-    }
-    let seats = q.fetch_all(&mut *tx).await?;
+    let seats = seats_of_event(db, &mut tx, &event.id, &seat_ids).await?;
     if seats.len() != seat_ids.len() {
         return Err(ApiError::not_found("seat"));
     }
@@ -81,18 +74,12 @@ pub async fn reserve(
         *per_type.entry(seat.ticket_type_id.as_str()).or_default() += 1;
     }
     if let CartRef::Existing(cart_id) = &req.cart {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM carts WHERE id = $1{}",
-            db.for_update()
-        )))
-        .bind(cart_id.clone())
-        .execute(&mut *tx)
-        .await?;
+        carts::lock(db, &mut tx, cart_id).await?;
     }
     let (lines, cart_total) = cart_lines(&mut tx, req.cart.id(), now).await?;
     let buyer_total = match &req.buyer_id {
         Some(buyer) if event.max_per_buyer.is_some() => Some(
-            super::reserve::buyer_totals_locked(db, &mut tx, &event.id, &[buyer.as_str()], now)
+            store::buyer_totals_locked(db, &mut tx, &event.id, &[buyer.as_str()], now)
                 .await?
                 .get(buyer.as_str())
                 .copied()
@@ -127,35 +114,9 @@ pub async fn reserve(
     }
 
     // Expired claims of these seats go first; then any claim left is someone else's.
-    let ids = placeholder_list(2, seat_ids.len());
-    let mut q = sqlx::query(db.sql(format!(
-        "UPDATE holds SET status = 'expired', updated_at = $1 WHERE status = 'active' AND expires_at <= $1 \
-         AND seat_id IN ({ids})"
-    )))
-    .persistent(false)
-    .bind(now);
-    for id in &seat_ids {
-        q = q.bind(id.clone());
-    }
-    q.execute(&mut *tx).await?;
-    let mut q = sqlx::query(db.sql(format!(
-        "DELETE FROM seat_claims WHERE kind = 'hold' AND expires_at <= $1 AND seat_id IN ({ids})"
-    )))
-    .persistent(false)
-    .bind(now);
-    for id in &seat_ids {
-        q = q.bind(id.clone());
-    }
-    q.execute(&mut *tx).await?;
-    let mut q = sqlx::query_scalar::<_, String>(db.sql(format!(
-        "SELECT seat_id FROM seat_claims WHERE seat_id IN ({})",
-        placeholder_list(1, seat_ids.len())
-    )))
-    .persistent(false);
-    for id in &seat_ids {
-        q = q.bind(id.clone());
-    }
-    let taken = q.fetch_all(&mut *tx).await?;
+    store::expire_holds_of_seats(db, &mut tx, &seat_ids, now).await?;
+    store::delete_expired_claims_of_seats(db, &mut tx, &seat_ids, now).await?;
+    let taken = store::claimed_seats(db, &mut tx, &seat_ids).await?;
     if !taken.is_empty() {
         return Err(seat_taken(&taken));
     }
@@ -174,40 +135,23 @@ pub async fn reserve(
     let mut reserved = Vec::new();
     for seat in &seats {
         let hold_id = new_id();
-        let claimed = sqlx::query(
-            "INSERT INTO seat_claims (seat_id, organization_id, event_id, hold_id, kind, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, 'hold', $5, $6)",
-        )
-        .bind(seat.id.clone())
-        .bind(event.organization_id.clone())
-        .bind(event.id.clone())
-        .bind(hold_id.clone())
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match claimed {
+        let hold = NewSeatHold {
+            id: &hold_id,
+            org_id: &event.organization_id,
+            event_id: &event.id,
+            cart_id: req.cart.id(),
+            buyer_id: req.buyer_id.as_deref(),
+            ticket_type_id: &seat.ticket_type_id,
+            seat_id: &seat.id,
+            expires_at,
+        };
+        match store::insert_hold_claim(&mut tx, &hold, now).await {
             Err(err) if is_unique_violation(&err) => {
                 return Err(seat_taken(std::slice::from_ref(&seat.id)));
             }
             other => other?,
         };
-        sqlx::query(
-            "INSERT INTO holds (id, organization_id, event_id, cart_id, buyer_id, ticket_type_id, seat_id, \
-             quantity, status, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'active', $8, $9, $9)",
-        )
-        .bind(hold_id.clone())
-        .bind(event.organization_id.clone())
-        .bind(event.id.clone())
-        .bind(req.cart.id().to_string())
-        .bind(req.buyer_id.clone())
-        .bind(seat.ticket_type_id.clone())
-        .bind(seat.id.clone())
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        store::insert_seat_hold(&mut tx, &hold, now).await?;
         reserved.push(Reserved {
             hold_id,
             cart_id: req.cart.id().to_string(),
@@ -231,18 +175,31 @@ fn seat_taken(seats: &[String]) -> ApiError {
 
 /// Live quantities of a cart per ticket type, and in all.
 async fn cart_lines(
-    tx: &mut crate::platform::db::Tx,
+    tx: &mut Tx,
     cart_id: &str,
     now: Millis,
 ) -> Result<(HashMap<String, i64>, i64), sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds WHERE cart_id = $1 \
-         AND status = 'active' AND expires_at > $2 GROUP BY ticket_type_id",
-    )
-    .bind(cart_id.to_string())
-    .bind(now)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = store::cart_lines(tx, cart_id, now).await?;
     let total = rows.iter().map(|(_, n)| n).sum();
     Ok((rows.into_iter().collect(), total))
+}
+
+/// The chosen seats of the event (read from the catalog's seat map).
+async fn seats_of_event(
+    db: &Db,
+    tx: &mut Tx,
+    event_id: &str,
+    seat_ids: &[String],
+) -> Result<Vec<SeatRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, ticket_type_id, blocked FROM seats WHERE event_id = $1 AND id IN ({})",
+        placeholder_list(2, seat_ids.len())
+    );
+    let mut q = sqlx::query_as::<_, SeatRow>(db.sql(sql))
+        .persistent(false)
+        .bind(event_id.to_string());
+    for id in seat_ids {
+        q = q.bind(id.clone());
+    }
+    q.fetch_all(&mut **tx).await
 }

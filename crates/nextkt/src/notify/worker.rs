@@ -1,7 +1,8 @@
 //! The email worker: drains the outbox over SMTP, or, with no SMTP configured, into `.eml`
 //! files in a directory. Several processes can run it: each claims a batch by leasing its
 //! rows (a crashed sender's lease runs out and another process retries). A failed send is
-//! retried with exponential backoff and never touches the change that queued it.
+//! retried with exponential backoff and never touches the change that queued it. The SQL
+//! is in `store`; this file renders, sends and decides what happens next.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,12 +12,11 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
 
+use super::store::{self, BATCH, Queued};
 use super::templates;
 use crate::platform::clock::Millis;
 use crate::state::AppState;
-use service::jobs::Lease;
 
-const BATCH: i64 = 20;
 const LEASE_MS: i64 = 60_000;
 const MAX_ATTEMPTS: i64 = 12;
 
@@ -40,61 +40,36 @@ impl Transport {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Queued {
-    id: String,
-    template: String,
-    locale: String,
-    to_address: String,
-    payload_json: String,
-    attempts: i64,
-}
-
-const CLAIM: Lease = Lease {
-    table: "outbox",
-    work: "status IN ('pending', 'sending')",
-    also_set: "status = 'sending', attempts = attempts + 1",
-    limit: BATCH,
-    returning: "id, template, locale, to_address, payload_json, attempts",
-};
-
 /// Waits before the next try: 30 s, 1 min, 2 min, ... up to an hour.
 pub fn backoff_ms(attempts: i64) -> Millis {
     (30_000i64 << attempts.clamp(0, 7)).min(3_600_000)
 }
 
 /// Claims and sends one batch. Returns how many were sent.
+#[tracing::instrument(skip_all)]
 pub async fn drain_once(state: &AppState, transport: &Transport) -> anyhow::Result<usize> {
     let now = state.clock.now_ms();
-    // Pending rows that are due, and rows whose sender's lease ran out.
-    let claimed: Vec<Queued> = sqlx::query_as(CLAIM.sql(state.db.dialect))
-        .bind(now + LEASE_MS)
-        .bind(now)
-        .fetch_all(&state.db.pool)
-        .await?;
+    let claimed = store::claim_due(&state.db, now + LEASE_MS, now).await?;
     let mut sent = 0;
     for mail in claimed {
         let result = send(state, transport, &mail).await;
         let now = state.clock.now_ms();
         match result {
             Ok(()) => {
-                sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(mail.id.clone())
-                    .execute(&state.db.pool)
-                    .await?;
+                store::mark_sent(&state.db, &mail.id, now).await?;
                 metrics::counter!("nextkt_emails_sent_total").increment(1);
                 sent += 1;
             }
             Err(err) => {
                 let give_up = mail.attempts >= MAX_ATTEMPTS;
                 tracing::warn!(email = %mail.id, attempts = mail.attempts, error = %err, give_up, "email not sent");
-                sqlx::query("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3")
-                    .bind(if give_up { "failed" } else { "pending" })
-                    .bind(now + backoff_ms(mail.attempts))
-                    .bind(mail.id.clone())
-                    .execute(&state.db.pool)
-                    .await?;
+                store::mark_not_sent(
+                    &state.db,
+                    &mail.id,
+                    give_up,
+                    now + backoff_ms(mail.attempts),
+                )
+                .await?;
                 metrics::counter!("nextkt_emails_failed_total").increment(1);
             }
         }

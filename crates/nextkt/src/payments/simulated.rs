@@ -1,15 +1,17 @@
 //! The simulated provider's hosted pay page: `GET /pay/{payment_id}` shows the amount with
 //! "Pay" and "Fail" buttons; pressing one posts back here, and the server then calls
 //! `/webhooks/simulated` over HTTP exactly as a provider would, with the callback token.
+//! These are the routes; the payment and the callback come from the service.
 
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{SIMULATED, find, simulated_callback_token};
+use super::SIMULATED;
+use super::service::{self, Decision};
+use super::status::PaymentStatus;
 use crate::platform::error::{ApiError, ApiResult};
-use crate::platform::ids::new_id;
 use crate::state::AppState;
 
 fn esc(text: &str) -> String {
@@ -31,11 +33,10 @@ pub async fn page(
     State(state): State<AppState>,
     Path(payment_id): Path<String>,
 ) -> ApiResult<Html<String>> {
-    let payment = find(&state.db, &payment_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("payment"))?;
+    let payment = service::payment(&state.db, &payment_id).await?;
     let simulated = payment.provider == SIMULATED;
-    let actions = if simulated && payment.status == "pending" {
+    let pending = payment.status == PaymentStatus::Pending;
+    let actions = if simulated && pending {
         format!(
             "<form method=\"post\" action=\"/pay/{id}\"><button name=\"outcome\" value=\"paid\" id=\"pay\">Pay {amount} {currency}</button> \
              <button name=\"outcome\" value=\"failed\" id=\"fail\" class=\"fail\">Fail the payment</button></form>",
@@ -48,9 +49,7 @@ pub async fn page(
     };
     // Back to the storefront once the payment is decided (its return URL, when it gave one).
     let back = match &payment.return_url {
-        Some(url)
-            if payment.status != "pending" && !url.ends_with(&format!("/pay/{}", payment.id)) =>
-        {
+        Some(url) if !pending && !url.ends_with(&format!("/pay/{}", payment.id)) => {
             format!(
                 "<p><a id=\"back\" href=\"{}\">Back to the shop</a></p>",
                 esc(url)
@@ -75,7 +74,7 @@ pub async fn page(
          <p>Amount: <b>{amount} {currency}</b></p><p>Status: <b id=\"status\">{status}</b></p>{actions}{back}</body></html>",
         amount = payment.amount,
         currency = esc(&payment.currency),
-        status = esc(&payment.status),
+        status = esc(payment.status.as_str()),
     )))
 }
 
@@ -107,36 +106,12 @@ pub async fn decide(
             ),
         )
     })?;
-    let payment = find(&state.db, &payment_id)
-        .await?
-        .filter(|p| p.provider == SIMULATED)
-        .ok_or_else(|| ApiError::not_found("payment"))?;
-    let kind = match form.outcome.as_str() {
-        "paid" => "payment.paid",
-        "failed" => "payment.failed",
+    let payment = service::simulated_payment(&state.db, &payment_id).await?;
+    let decision = match form.outcome.as_str() {
+        "paid" => Decision::Pay,
+        "failed" => Decision::Fail,
         _ => return Err(ApiError::invalid("outcome", "must be paid or failed")),
     };
-    let token = simulated_callback_token(&state.db, state.clock.now_ms()).await?;
-    let event = serde_json::json!({
-        "id": format!("evt_{}", new_id()),
-        "type": kind,
-        "payment_id": payment.provider_ref,
-        "amount": payment.amount,
-        "currency": payment.currency,
-    });
-    let sent = state
-        .http
-        .post(format!("{}/webhooks/simulated", state.base_url))
-        .header("x-callback-token", token)
-        .json(&event)
-        .send()
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("calling the webhook: {e}")))?;
-    if !sent.status().is_success() {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "the webhook answered {}",
-            sent.status()
-        )));
-    }
+    service::simulate_decision(&state, &payment, decision).await?;
     Ok(Redirect::to(&format!("/pay/{}", payment.id)).into_response())
 }

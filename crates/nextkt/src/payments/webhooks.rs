@@ -1,13 +1,13 @@
 //! Provider callbacks. Each event is recorded once, in the same transaction as its effect:
 //! a duplicate delivery finds its record and changes nothing; a crash leaves neither.
+//! These are the routes: they verify the callback token and hand the event to the service.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{SIMULATED, find, simulated_callback_token};
-use crate::commerce::orders;
+use super::service::{self, InvoiceCallback, SimulatedCallback};
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::secrets::token_hash;
@@ -43,7 +43,7 @@ pub async fn simulated(
     ApiJson(event): ApiJson<SimulatedEvent>,
 ) -> ApiResult<ApiJson<WebhookAnswer>> {
     let now = state.clock.now_ms();
-    let expected = simulated_callback_token(&state.db, now).await?;
+    let expected = service::simulated_callback_token(&state.db, now).await?;
     let presented = headers
         .get("x-callback-token")
         .and_then(|v| v.to_str().ok())
@@ -54,17 +54,12 @@ pub async fn simulated(
             "the callback token is wrong",
         ));
     }
-    let payment = find(&state.db, &event.payment_id)
-        .await?
-        .filter(|p| p.provider == SIMULATED)
-        .ok_or_else(|| ApiError::not_found("payment"))?;
-    let outcome = orders::apply_provider_event(
+    let outcome = service::apply_simulated(
         &state,
-        orders::ProviderEvent {
-            provider: SIMULATED,
+        SimulatedCallback {
             event_id: &event.id,
             kind: &event.kind,
-            payment: &payment,
+            payment_id: &event.payment_id,
             amount: event.amount,
             currency: &event.currency,
         },
@@ -106,33 +101,7 @@ pub async fn xendit(
         let refund_id = body["data"]["id"]
             .as_str()
             .ok_or_else(|| ApiError::invalid("data.id", "required"))?;
-        let succeeded = event == "refund.succeeded";
-        let mut tx = state.db.begin().await?;
-        let recorded = super::events::record(
-            &mut tx,
-            super::events::Received {
-                provider: super::XENDIT,
-                event_id: &format!("{refund_id}:{event}"),
-                payment_id: None,
-                kind: event,
-                outcome: "applied",
-            },
-            now,
-        )
-        .await?;
-        if !recorded {
-            return Ok(ApiJson(WebhookAnswer {
-                outcome: "duplicate".into(),
-            }));
-        }
-        let changed =
-            super::refunds::complete(&mut tx, super::XENDIT, refund_id, succeeded, now).await?;
-        tx.commit().await?;
-        let outcome = match (changed, succeeded) {
-            (false, _) => "ignored",
-            (true, true) => "refund_succeeded",
-            (true, false) => "refund_failed",
-        };
+        let outcome = service::apply_xendit_refund(&state, refund_id, event, now).await?;
         return Ok(ApiJson(WebhookAnswer {
             outcome: outcome.into(),
         }));
@@ -143,40 +112,17 @@ pub async fn xendit(
     let status = body["status"]
         .as_str()
         .ok_or_else(|| ApiError::invalid("status", "required"))?;
-    let payment = super::find_by_ref(&state.db, super::XENDIT, invoice_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("payment"))?;
-    let kind = match status {
-        "PAID" | "SETTLED" => "payment.paid",
-        "EXPIRED" => "payment.failed",
-        _ => "payment.other",
-    };
-    // PAID and SETTLED are the same capture, reported twice.
-    let event_id = format!(
-        "{invoice_id}:{}",
-        if kind == "payment.paid" {
-            "PAID"
-        } else {
-            status
-        }
-    );
     let amount = body["paid_amount"]
         .as_i64()
         .or_else(|| body["amount"].as_i64())
         .unwrap_or(-1);
-    let currency = body["currency"]
-        .as_str()
-        .unwrap_or(&payment.currency)
-        .to_string();
-    let outcome = orders::apply_provider_event(
+    let outcome = service::apply_xendit_invoice(
         &state,
-        orders::ProviderEvent {
-            provider: super::XENDIT,
-            event_id: &event_id,
-            kind,
-            payment: &payment,
+        InvoiceCallback {
+            invoice_id,
+            status,
             amount,
-            currency: &currency,
+            currency: body["currency"].as_str(),
         },
         now,
     )
