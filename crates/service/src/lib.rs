@@ -1,7 +1,8 @@
 //! Plumbing shared by the workspace's HTTP services, free of any one service's domain:
 //! problem+json errors and extractors, the database (SQLite or PostgreSQL), idempotency,
 //! pagination, request ids, metrics, time, secrets and passwords, validation, rate limits,
-//! the offline `/docs` page, and (feature `testkit`) what integration tests share.
+//! the offline `/docs` page, (feature `mail`) the email outbox and its delivery worker, and
+//! (feature `testkit`) what integration tests share.
 //!
 //! A service names itself once at start-up (`set_service_name`); the name appears in problem
 //! types (`urn:<name>:problem:<code>`) and metric names (`<name>_http_requests_total`).
@@ -24,6 +25,8 @@ pub mod local_time;
 pub mod metrics;
 pub mod middleware;
 pub mod money;
+#[cfg(feature = "mail")]
+pub mod outbox;
 pub mod pagination;
 pub mod query;
 pub mod ratelimit;

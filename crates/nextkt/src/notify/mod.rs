@@ -2,10 +2,9 @@
 //! that causes it, so nothing is sent for a change that rolled back and nothing is lost
 //! when the mail server is down; the worker delivers it.
 //!
-//! `outbox` queues an email, `templates` renders it, `worker` sends it, with its SQL in
-//! `store`.
+//! `outbox` queues an email, `templates` renders it, `worker` sends it; the outbox's
+//! storage and delivery loop are the shared crate's (`service::outbox`).
 
 pub mod outbox;
-pub mod store;
 pub mod templates;
 pub mod worker;

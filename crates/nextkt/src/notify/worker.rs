@@ -1,81 +1,17 @@
-//! The email worker: drains the outbox over SMTP, or, with no SMTP configured, into `.eml`
-//! files in a directory. Several processes can run it: each claims a batch by leasing its
-//! rows (a crashed sender's lease runs out and another process retries). A failed send is
-//! retried with exponential backoff and never touches the change that queued it. The SQL
-//! is in `store`; this file renders, sends and decides what happens next.
+//! The email worker: the shared outbox's delivery loop (leases, retries with backoff,
+//! SMTP or `.eml` files), with Nextkt's part: each queued email rendered from its template
+//! in the reader's language, with the tickets' QR codes attached as PNG images.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::Value;
+use service::outbox::{Queued, Worker};
 
-use super::store::{self, BATCH, Queued};
+pub use service::outbox::{Transport, backoff_ms};
+
 use super::templates;
-use crate::platform::clock::Millis;
 use crate::state::AppState;
-
-const LEASE_MS: i64 = 60_000;
-const MAX_ATTEMPTS: i64 = 12;
-
-pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Directory(PathBuf),
-}
-
-impl Transport {
-    /// From configuration: an `smtp://` or `smtps://` URL, or else the mail directory.
-    pub fn from_config(smtp_url: Option<&str>, mail_dir: &str) -> anyhow::Result<Transport> {
-        match smtp_url {
-            Some(url) => Ok(Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| anyhow::anyhow!("--smtp-url: {e}"))?
-                    .timeout(Some(Duration::from_secs(20)))
-                    .build(),
-            )),
-            None => Ok(Transport::Directory(PathBuf::from(mail_dir))),
-        }
-    }
-}
-
-/// Waits before the next try: 30 s, 1 min, 2 min, ... up to an hour.
-pub fn backoff_ms(attempts: i64) -> Millis {
-    (30_000i64 << attempts.clamp(0, 7)).min(3_600_000)
-}
-
-/// Claims and sends one batch. Returns how many were sent.
-#[tracing::instrument(skip_all)]
-pub async fn drain_once(state: &AppState, transport: &Transport) -> anyhow::Result<usize> {
-    let now = state.clock.now_ms();
-    let claimed = store::claim_due(&state.db, now + LEASE_MS, now).await?;
-    let mut sent = 0;
-    for mail in claimed {
-        let result = send(state, transport, &mail).await;
-        let now = state.clock.now_ms();
-        match result {
-            Ok(()) => {
-                store::mark_sent(&state.db, &mail.id, now).await?;
-                metrics::counter!("nextkt_emails_sent_total").increment(1);
-                sent += 1;
-            }
-            Err(err) => {
-                let give_up = mail.attempts >= MAX_ATTEMPTS;
-                tracing::warn!(email = %mail.id, attempts = mail.attempts, error = %err, give_up, "email not sent");
-                store::mark_not_sent(
-                    &state.db,
-                    &mail.id,
-                    give_up,
-                    now + backoff_ms(mail.attempts),
-                )
-                .await?;
-                metrics::counter!("nextkt_emails_failed_total").increment(1);
-            }
-        }
-    }
-    Ok(sent)
-}
 
 /// A ticket's QR code to go with an email: its Content-ID and its PNG.
 struct InlineQr {
@@ -106,7 +42,8 @@ fn qr_images(payload: &mut Value, mail_id: &str) -> Vec<InlineQr> {
     images
 }
 
-async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow::Result<()> {
+/// Makes a queued email into the message to send.
+async fn compose(mail_from: &str, mail: Queued) -> anyhow::Result<Message> {
     // Drawing QR codes and rendering templates is CPU work: done on the blocking pool, so
     // the worker never holds up the threads that answer requests.
     let (payload_json, mail_id) = (mail.payload_json.clone(), mail.id.clone());
@@ -118,9 +55,7 @@ async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow:
         Ok((images, rendered))
     })
     .await??;
-    let from: Mailbox = state
-        .config
-        .mail_from
+    let from: Mailbox = mail_from
         .parse()
         .map_err(|e| anyhow::anyhow!("--mail-from: {e}"))?;
     let to: Mailbox = mail
@@ -156,43 +91,21 @@ async fn send(state: &AppState, transport: &Transport, mail: &Queued) -> anyhow:
             MultiPart::singlepart,
         ))?,
     };
-    match transport {
-        Transport::Smtp(smtp) => {
-            smtp.send(message).await?;
-        }
-        Transport::Directory(dir) => {
-            tokio::fs::create_dir_all(dir).await?;
-            tokio::fs::write(dir.join(format!("{}.eml", mail.id)), message.formatted()).await?;
-        }
-    }
-    Ok(())
+    Ok(message)
 }
 
 /// Runs the worker until the task is dropped.
 pub async fn run(state: AppState, transport: Transport) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        loop {
-            match drain_once(&state, &transport).await {
-                Ok(n) if n as i64 == BATCH => continue,
-                Ok(_) => break,
-                Err(err) => {
-                    tracing::warn!(error = %err, "email worker");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(super::backoff_ms(1), 60_000);
-        assert_eq!(super::backoff_ms(2), 120_000);
-        assert_eq!(super::backoff_ms(12), 3_600_000);
-    }
+    let worker = Worker {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        transport,
+    };
+    let mail_from = state.config.mail_from.clone();
+    worker
+        .run(move |mail| {
+            let mail_from = mail_from.clone();
+            async move { compose(&mail_from, mail).await }
+        })
+        .await
 }
