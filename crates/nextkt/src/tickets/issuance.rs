@@ -103,7 +103,7 @@ pub async fn issue(
 /// Voids a valid ticket for a refund, in the caller's transaction. `released` notes that its
 /// unit or seat goes back on sale (the inventory auditor then stops counting it as issued).
 /// False when the ticket is no longer valid.
-#[tracing::instrument(skip_all, fields(ticket_id, refund_id))]
+#[tracing::instrument(skip_all, fields(ticket_id = %ticket_id, refund_id = %refund_id))]
 pub async fn void(
     tx: &mut Tx,
     ticket_id: &str,

@@ -22,7 +22,7 @@ pub struct Enrollment {
 }
 
 /// Enrolls a device (name already validated) for the organization's lists.
-#[tracing::instrument(skip_all, fields(org_id, lists = list_ids.len()))]
+#[tracing::instrument(skip_all, fields(org_id = %org_id, lists = list_ids.len()))]
 pub async fn enroll(
     state: &AppState,
     org_id: &str,
@@ -80,7 +80,7 @@ pub async fn enroll(
 }
 
 /// Revokes a device: its credential stops working at once.
-#[tracing::instrument(skip_all, fields(org_id, device_id))]
+#[tracing::instrument(skip_all, fields(org_id = %org_id, device_id = %device_id))]
 pub async fn revoke(
     state: &AppState,
     org_id: &str,

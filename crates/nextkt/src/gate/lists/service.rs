@@ -19,7 +19,7 @@ pub struct NewList<'a> {
     pub allow_reentry: bool,
 }
 
-#[tracing::instrument(skip_all, fields(org_id, event_id = %new.event_id))]
+#[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %new.event_id))]
 pub async fn create(
     state: &AppState,
     org_id: &str,

@@ -7,7 +7,7 @@ use crate::platform::error::ApiResult;
 use crate::state::AppState;
 
 /// The event's check-in figures, arrivals in buckets of `bucket_ms`.
-#[tracing::instrument(skip_all, fields(event_id))]
+#[tracing::instrument(skip_all, fields(event_id = %event_id))]
 pub async fn checkins(
     state: &AppState,
     event_id: &str,

@@ -60,7 +60,7 @@ pub async fn create(
 }
 
 /// Rotates the event's key, with the audit entry; the event's keys afterwards.
-#[tracing::instrument(skip_all, fields(org_id, event_id))]
+#[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn rotate(
     state: &AppState,
     org_id: &str,

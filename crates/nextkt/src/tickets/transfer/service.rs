@@ -32,7 +32,7 @@ pub struct NewHolder {
 }
 
 /// Moves the ticket; the ticket as moved.
-#[tracing::instrument(skip_all, fields(org_id, ticket_id))]
+#[tracing::instrument(skip_all, fields(org_id = %org_id, ticket_id = %ticket_id))]
 pub async fn transfer(
     state: &AppState,
     org_id: &str,
