@@ -1,21 +1,29 @@
 //! Tickets: issued when an order is paid, one per admitted person, each with an
 //! unguessable code and a QR payload signed with the event's key; shown to anyone holding
 //! the code at `/t/{code}`.
+//!
+//! `issuance` issues and voids tickets in the caller's transaction, `store` holds the SQL
+//! of the `tickets` table; `page`, `transfer` and `signing` are split the same way.
 
 pub mod page;
 pub mod qr;
 pub mod signing;
 pub mod transfer;
 
+mod issuance;
+mod status;
+mod store;
+
 use base64::Engine;
 use rand::RngCore;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::inventory::convert::Claimed;
-use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
-use crate::platform::db::{Db, Tx};
-use crate::platform::ids::new_id;
+use crate::platform::clock::{opt_rfc3339, rfc3339};
+
+pub use issuance::{Issue, backfill_search, issue, void};
+pub use status::{TicketStatus, UnknownStatus};
+pub use store::of_order;
 
 /// 256 random bits, URL-safe.
 pub fn new_code() -> String {
@@ -37,7 +45,8 @@ pub struct TicketRow {
     pub holder_email: String,
     pub key_id: String,
     pub qr_payload: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: TicketStatus,
     pub created_at: i64,
     pub voided_at: Option<i64>,
     pub transferred_at: Option<i64>,
@@ -66,147 +75,6 @@ pub fn holder_search(name: &str, email: &str) -> String {
 /// Lower-cases letter by letter.
 pub fn search_fold(text: &str) -> String {
     text.chars().flat_map(char::to_lowercase).collect()
-}
-
-/// Fills in the search text of tickets issued before it existed; run after migrating. Done
-/// once: later calls only read the note that it was.
-pub async fn backfill_search(db: &Db) -> Result<u64, sqlx::Error> {
-    const FIX: &str = "tickets.holder_search";
-    let done: Option<String> = sqlx::query_scalar("SELECT name FROM data_fixes WHERE name = $1")
-        .bind(FIX)
-        .fetch_optional(&db.pool)
-        .await?;
-    if done.is_some() {
-        return Ok(0);
-    }
-    let mut filled = 0;
-    loop {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT id, holder_name, holder_email FROM tickets WHERE holder_search = '' LIMIT 1000",
-        )
-        .fetch_all(&db.pool)
-        .await?;
-        if rows.is_empty() {
-            sqlx::query("INSERT INTO data_fixes (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                .bind(FIX)
-                .bind(crate::platform::clock::Clock::now_ms(&crate::platform::clock::SystemClock))
-                .execute(&db.pool)
-                .await?;
-            return Ok(filled);
-        }
-        let mut tx = db.begin().await?;
-        for (id, name, email) in rows {
-            sqlx::query("UPDATE tickets SET holder_search = $1 WHERE id = $2")
-                .bind(holder_search(&name, &email))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            filled += 1;
-        }
-        tx.commit().await?;
-    }
-}
-
-/// Whose tickets, for which order.
-pub struct Issue<'a> {
-    pub org_id: &'a str,
-    pub event_id: &'a str,
-    pub order_id: &'a str,
-    pub holder_name: &'a str,
-    pub holder_email: &'a str,
-    /// False for a test order's tickets (no real money moved).
-    pub livemode: bool,
-}
-
-/// Issues one ticket per claimed unit or seat, in the caller's transaction.
-pub async fn issue(
-    db: &Db,
-    tx: &mut Tx,
-    to: Issue<'_>,
-    claimed: &[Claimed],
-    now: Millis,
-) -> Result<Vec<TicketRow>, sqlx::Error> {
-    let Issue {
-        org_id,
-        event_id,
-        order_id,
-        holder_name,
-        holder_email,
-        livemode,
-    } = to;
-    let livemode = i64::from(livemode);
-    let key = signing::current(db, tx, org_id, event_id, now).await?;
-    let mut tickets = Vec::with_capacity(claimed.len());
-    for claim in claimed {
-        let ticket = TicketRow {
-            id: new_id(),
-            organization_id: org_id.to_string(),
-            event_id: event_id.to_string(),
-            order_id: order_id.to_string(),
-            ticket_type_id: claim.ticket_type_id.clone(),
-            seat_id: claim.seat_id.clone(),
-            code: new_code(),
-            holder_name: holder_name.to_string(),
-            holder_email: holder_email.to_string(),
-            key_id: key.id.clone(),
-            qr_payload: String::new(),
-            status: "valid".into(),
-            created_at: now,
-            voided_at: None,
-            transferred_at: None,
-            livemode,
-        };
-        let ticket = TicketRow {
-            qr_payload: key.sign(event_id, &ticket.id, &ticket.code),
-            ..ticket
-        };
-        sqlx::query(
-            "INSERT INTO tickets (id, organization_id, event_id, order_id, ticket_type_id, seat_id, code, \
-             holder_name, holder_email, key_id, qr_payload, status, created_at, holder_search, livemode) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'valid', $12, $13, $14)",
-        )
-        .bind(ticket.id.clone())
-        .bind(ticket.organization_id.clone())
-        .bind(ticket.event_id.clone())
-        .bind(ticket.order_id.clone())
-        .bind(ticket.ticket_type_id.clone())
-        .bind(ticket.seat_id.clone())
-        .bind(ticket.code.clone())
-        .bind(ticket.holder_name.clone())
-        .bind(ticket.holder_email.clone())
-        .bind(ticket.key_id.clone())
-        .bind(ticket.qr_payload.clone())
-        .bind(now)
-        .bind(holder_search(holder_name, holder_email))
-        .bind(livemode)
-        .execute(&mut **tx)
-        .await?;
-        tickets.push(ticket);
-    }
-    Ok(tickets)
-}
-
-/// Voids a valid ticket for a refund, in the caller's transaction. `released` notes that its
-/// unit or seat goes back on sale (the inventory auditor then stops counting it as issued).
-/// False when the ticket is no longer valid.
-pub async fn void(
-    tx: &mut Tx,
-    ticket_id: &str,
-    refund_id: &str,
-    released: bool,
-    now: Millis,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE tickets SET status = 'void', voided_at = $1, refund_id = $2, \
-         inventory_released_at = CASE WHEN $3 = 1 THEN $1 ELSE NULL END WHERE id = $4 AND status = 'valid'",
-    )
-    .bind(now)
-    .bind(refund_id.to_string())
-    .bind(i64::from(released))
-    .bind(ticket_id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// A ticket as its owner sees it.
@@ -263,7 +131,7 @@ impl TicketRow {
             ticket_type_id: self.ticket_type_id.clone(),
             seat_id: self.seat_id.clone(),
             holder_name: Some(self.holder_name.clone()),
-            status: self.status.clone(),
+            status: self.status.as_str().to_string(),
             url: Some(format!("{base_url}/t/{}", self.code)),
             qr_payload: Some(self.qr_payload.clone()),
             transferred: self.transferred_at.is_some(),
@@ -272,13 +140,4 @@ impl TicketRow {
             livemode: self.livemode != 0,
         }
     }
-}
-
-pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<TicketRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {TICKET_COLUMNS} FROM tickets WHERE order_id = $1 ORDER BY id"
-    )))
-    .bind(order_id.to_string())
-    .fetch_all(&db.pool)
-    .await
 }

@@ -1,155 +1,21 @@
-//! The scan writers: tasks that decide and record scans in batches. Scans are resolved
-//! (code, signature, ticket) concurrently by their requests; what must be serialised —
-//! taking the nonce, the ticket's first entry on a list, the answer — happens here, many
-//! scans to a transaction, so a burst at the doors costs one commit per batch rather than
-//! one per scan. A ticket always goes to the same writer, so its scans are decided in
-//! arrival order and two writers never wait on each other's rows. SQLite has one writer
-//! (it takes one write transaction at a time anyway); PostgreSQL has four, which overlap
-//! their round trips. A batch that fails is retried one scan per transaction so one bad
-//! scan cannot sink others. Across processes the `(ticket, list)` key of `ticket_checkins`
-//! keeps the first entry unique.
+//! What a batch of scans does in its transaction: lock the tickets' current codes, then
+//! take each scan's nonce, decide it, record its entry or exit, conflict and answer.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
 
-use super::lists::ListRow;
-use super::scan::{FirstScan, Found, Scan, ScanAnswer, nonce_reused, refusal};
-use crate::platform::clock::{Millis, rfc3339};
-use crate::platform::db::{Db, Dialect, Tx, placeholder_list};
-use crate::platform::error::{ApiError, ApiResult};
+use super::Decision;
+use crate::gate::scan::{FirstScan, Found, ScanAnswer, ScanResult, nonce_reused, refusal};
+use crate::platform::clock::rfc3339;
+use crate::platform::db::{Db, Tx, placeholder_list};
+use crate::platform::error::ApiResult;
 use crate::platform::ids::new_id;
 
-/// Most scans decided in one transaction.
-const MAX_BATCH: usize = 256;
-
-/// A resolved scan, ready to be decided.
-pub struct Decision {
-    pub org_id: String,
-    pub device_id: String,
-    pub scan: Scan,
-    pub list: ListRow,
-    pub found: Found,
-    pub now: Millis,
-}
-
-type Job = (Decision, oneshot::Sender<ApiResult<ScanAnswer>>);
-/// A queued scan's answer, to be awaited.
-pub type Answer = oneshot::Receiver<ApiResult<ScanAnswer>>;
-
-pub struct ScanWriter {
-    db: Db,
-    queues: Vec<Mutex<Option<mpsc::UnboundedSender<Job>>>>,
-}
-
-impl ScanWriter {
-    pub fn new(db: Db) -> Arc<Self> {
-        let writers = match db.dialect {
-            Dialect::Sqlite => 1,
-            Dialect::Postgres => 4,
-        };
-        Arc::new(Self {
-            db,
-            queues: (0..writers).map(|_| Mutex::new(None)).collect(),
-        })
-    }
-
-    /// Decides the scan in its writer's next batch; answers after the commit.
-    pub async fn decide(&self, decision: Decision) -> ApiResult<ScanAnswer> {
-        Self::answer(self.submit(decision)?).await
-    }
-
-    /// Queues the scan; scans queued one after another are decided in that order.
-    pub fn submit(&self, decision: Decision) -> ApiResult<Answer> {
-        let mut hasher = DefaultHasher::new();
-        match decision.found.ticket_id() {
-            Some(id) => id.hash(&mut hasher),
-            None => decision.scan.nonce.hash(&mut hasher),
-        }
-        let writer = (hasher.finish() % self.queues.len() as u64) as usize;
-        let (reply, answer) = oneshot::channel();
-        self.queue(writer)
-            .send((decision, reply))
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer stopped")))?;
-        Ok(answer)
-    }
-
-    /// Waits for a queued scan's answer.
-    pub async fn answer(answer: Answer) -> ApiResult<ScanAnswer> {
-        answer
-            .await
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("scan writer dropped a scan")))?
-    }
-
-    /// A writer's queue, started on first use (inside the server's runtime).
-    fn queue(&self, writer: usize) -> mpsc::UnboundedSender<Job> {
-        let mut queue = self.queues[writer]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(q) = queue.as_ref().filter(|q| !q.is_closed()) {
-            return q.clone();
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(work(self.db.clone(), rx));
-        *queue = Some(tx.clone());
-        tx
-    }
-}
-
-async fn work(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
-    let mut batch: Vec<Job> = Vec::new();
-    while let Some(job) = rx.recv().await {
-        batch.push(job);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        metrics::histogram!("nextkt_scan_batch_size").record(batch.len() as f64);
-        let decisions: Vec<&Decision> = batch.iter().map(|(d, _)| d).collect();
-        match decide_all(&db, &decisions).await {
-            Ok(answers) => {
-                for ((decision, reply), decided) in batch.drain(..).zip(answers) {
-                    observe(&decision, &decided);
-                    let _ = reply.send(decided.into_result());
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, scans = batch.len(), "scan batch failed; deciding one by one");
-                for (decision, reply) in batch.drain(..) {
-                    let decided = decide_all(&db, &[&decision])
-                        .await
-                        .map(|mut a| a.remove(0))
-                        .map_err(ApiError::from);
-                    if let Ok(decided) = &decided {
-                        observe(&decision, decided);
-                    }
-                    let _ = reply.send(decided.and_then(Decided::into_result));
-                }
-            }
-        }
-    }
-}
-
-/// Counts a scan once: a replayed nonce was counted when first decided.
-fn observe(decision: &Decision, decided: &Decided) {
-    if decided.replayed {
-        return;
-    }
-    let answer = &decided.answer;
-    metrics::counter!("nextkt_scans_total", "result" => answer.result.clone()).increment(1);
-    if answer.conflict {
-        metrics::counter!("nextkt_scan_conflicts_total").increment(1);
-        tracing::warn!(list = %decision.list.id, scan = %answer.scan_id, result = %answer.result,
-            "a device admitted offline someone the server refuses");
-    }
-}
-
-async fn decide_all(db: &Db, decisions: &[&Decision]) -> Result<Vec<Decided>, sqlx::Error> {
+pub(super) async fn decide_all(
+    db: &Db,
+    decisions: &[&Decision],
+) -> Result<Vec<Decided>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let current = current_codes(db, &mut tx, decisions).await?;
     let mut answers = Vec::with_capacity(decisions.len());
@@ -202,7 +68,7 @@ pub struct Decided {
 }
 
 impl Decided {
-    fn into_result(self) -> ApiResult<ScanAnswer> {
+    pub(super) fn into_result(self) -> ApiResult<ScanAnswer> {
         if self.reused {
             Err(nonce_reused())
         } else {
@@ -272,11 +138,11 @@ async fn decide(
     // Still this code, still valid, now that the batch holds the ticket.
     let current = ticket.is_some_and(|t| current_codes.get(&t.id) == Some(&t.code));
     let mut first_scan = None;
-    let result: &str = match (found, ticket, ticket.and_then(|t| refusal(t, list, at))) {
-        (Found::Revoked(_), _, _) => "revoked",
-        (Found::Unknown, _, _) | (_, None, _) => "unknown",
+    let result = match (found, ticket, ticket.and_then(|t| refusal(t, list, at))) {
+        (Found::Revoked(_), _, _) => ScanResult::Revoked,
+        (Found::Unknown, _, _) | (_, None, _) => ScanResult::Unknown,
         (_, _, Some(refused)) => refused,
-        (_, Some(_), None) if !current => "revoked",
+        (_, Some(_), None) if !current => ScanResult::Revoked,
         (_, Some(t), None) if scan.direction == "out" => {
             let left = sqlx::query(
                 "UPDATE ticket_checkins SET inside = 0, last_at = $1 WHERE ticket_id = $2 AND list_id = $3 AND inside = 1",
@@ -287,9 +153,9 @@ async fn decide(
             .execute(&mut **tx)
             .await?;
             if left.rows_affected() == 1 {
-                "exited"
+                ScanResult::Exited
             } else {
-                "not_inside"
+                ScanResult::NotInside
             }
         }
         (_, Some(t), None) => {
@@ -317,7 +183,7 @@ async fn decide(
                 .rows_affected()
                     == 1;
             if entered.rows_affected() == 1 || reentered {
-                "valid"
+                ScanResult::Valid
             } else {
                 let (first_at, first_gate): (i64, String) = sqlx::query_as(
                     "SELECT first_at, first_gate FROM ticket_checkins WHERE ticket_id = $1 AND list_id = $2",
@@ -330,15 +196,15 @@ async fn decide(
                     at: rfc3339(first_at),
                     gate: first_gate,
                 });
-                "already_used"
+                ScanResult::AlreadyUsed
             }
         }
     };
     // A device that let someone in offline whom the server refuses: two people on one
     // ticket, a revoked code used, or a code the server does not know. Kept for the staff.
-    let conflict = scan.device_result.as_deref() == Some("valid")
+    let conflict = scan.device_result.as_deref() == Some(ScanResult::Valid.as_str())
         && scan.direction == "in"
-        && result != "valid";
+        && result != ScanResult::Valid;
     if conflict {
         sqlx::query(
             "INSERT INTO scan_conflicts (id, organization_id, event_id, list_id, ticket_id, scan_id, kind, created_at) \
@@ -350,15 +216,18 @@ async fn decide(
         .bind(list.id.clone())
         .bind(found.ticket_id().map(str::to_string))
         .bind(scan_id.clone())
-        .bind(result.to_string())
+        .bind(result.as_str().to_string())
         .bind(now)
         .execute(&mut **tx)
         .await?;
     }
     let answer = ScanAnswer {
-        result: result.to_string(),
+        result,
         // Nothing about a ticket of another organization or another event leaks.
-        ticket: if matches!(result, "unknown" | "wrong_event" | "revoked") {
+        ticket: if matches!(
+            result,
+            ScanResult::Unknown | ScanResult::WrongEvent | ScanResult::Revoked
+        ) {
             None
         } else {
             described
@@ -368,7 +237,7 @@ async fn decide(
         scan_id: scan_id.clone(),
     };
     sqlx::query("UPDATE scans SET result = $1, answer_json = $2 WHERE id = $3")
-        .bind(result.to_string())
+        .bind(result.as_str().to_string())
         .bind(json!(answer).to_string())
         .bind(scan_id)
         .execute(&mut **tx)

@@ -13,9 +13,15 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::platform::clock::Millis;
-use crate::platform::db::{Db, Tx};
+use crate::platform::db::Db;
 use crate::platform::ids::new_id;
+
+mod handlers;
+mod service;
+mod store;
+
+pub use handlers::*;
+pub use service::{create, current};
 
 pub const PREFIX: &str = "NKT1";
 
@@ -129,12 +135,7 @@ impl KeyCache {
         if let Some((org, key)) = self.keys.read().unwrap_or_else(|p| p.into_inner()).get(kid) {
             return Ok((org == org_id).then(|| key.clone()));
         }
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT organization_id, public_key FROM event_signing_keys WHERE id = $1",
-        )
-        .bind(kid.to_string())
-        .fetch_optional(&db.pool)
-        .await?;
+        let row = store::owner_and_key(db, kid).await?;
         let Some((org, key)) = row else {
             return Ok(None);
         };
@@ -147,65 +148,6 @@ impl KeyCache {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: String,
-    secret_key: String,
-}
-
-/// The event's newest key, made on first use.
-pub async fn current(
-    db: &Db,
-    tx: &mut Tx,
-    org_id: &str,
-    event_id: &str,
-    now: Millis,
-) -> Result<EventKey, sqlx::Error> {
-    let row: Option<KeyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, secret_key FROM event_signing_keys WHERE event_id = $1 AND retired_at IS NULL \
-         ORDER BY created_at DESC, id DESC LIMIT 1{}",
-        db.for_update()
-    )))
-    .bind(event_id.to_string())
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(row) = row
-        && let Some(secret) = URL_SAFE_NO_PAD
-            .decode(&row.secret_key)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-    {
-        return Ok(EventKey {
-            id: row.id,
-            signing: SigningKey::from_bytes(&secret),
-        });
-    }
-    create(tx, org_id, event_id, now).await
-}
-
-/// Makes a new key for the event (rotation); older keys keep verifying their tickets.
-pub async fn create(
-    tx: &mut Tx,
-    org_id: &str,
-    event_id: &str,
-    now: Millis,
-) -> Result<EventKey, sqlx::Error> {
-    let key = EventKey::generate();
-    sqlx::query(
-        "INSERT INTO event_signing_keys (id, organization_id, event_id, public_key, secret_key, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(key.id.clone())
-    .bind(org_id.to_string())
-    .bind(event_id.to_string())
-    .bind(key.public_key())
-    .bind(URL_SAFE_NO_PAD.encode(key.signing.to_bytes()))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(key)
-}
-
 #[derive(Debug, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct PublicKey {
     /// The `kid` in ticket QR payloads.
@@ -214,91 +156,6 @@ pub struct PublicKey {
     pub public_key: String,
     #[serde(skip)]
     pub created_at: i64,
-}
-
-async fn public_keys(db: &Db, event_id: &str) -> Result<Vec<PublicKey>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, public_key, created_at FROM event_signing_keys WHERE event_id = $1 AND retired_at IS NULL \
-         ORDER BY created_at, id",
-    )
-    .bind(event_id.to_string())
-    .fetch_all(&db.pool)
-    .await
-}
-
-/// The event's ticket verification keys, oldest first (the newest signs new tickets).
-#[utoipa::path(
-    get, path = "/admin/events/{event_id}/signing-keys", tag = "events",
-    params(("event_id" = String, Path), crate::platform::pagination::PageParams),
-    responses((status = 200, body = crate::platform::pagination::Page<PublicKey>),
-        (status = 400, body = crate::platform::error::Problem),
-        (status = 404, body = crate::platform::error::Problem)),
-    security(("bearer" = []))
-)]
-pub async fn list(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    access: crate::tenancy::access::AdminAccess,
-    axum::extract::Path(event_id): axum::extract::Path<String>,
-    crate::platform::query::ApiQuery(page): crate::platform::query::ApiQuery<
-        crate::platform::pagination::PageParams,
-    >,
-) -> crate::platform::error::ApiResult<
-    crate::platform::json::ApiJson<crate::platform::pagination::Page<PublicKey>>,
-> {
-    access.require(crate::tenancy::roles::Permission::ReadOrganization)?;
-    let page = page.parse()?;
-    let event = crate::catalog::events::find(&state.db, &access.org_id, &event_id).await?;
-    let keys: Vec<PublicKey> = sqlx::query_as(
-        "SELECT id, public_key, created_at FROM event_signing_keys WHERE event_id = $1 \
-         AND retired_at IS NULL AND ($2 = '' OR id > $2) ORDER BY id LIMIT $3",
-    )
-    .bind(event.id)
-    .bind(page.bound())
-    .bind(page.fetch_limit())
-    .fetch_all(&state.db.pool)
-    .await?;
-    Ok(crate::platform::json::ApiJson(page.finish(keys, |k| &k.id)))
-}
-
-/// Rotate: a new key signs tickets issued from now on; older keys keep verifying theirs.
-#[utoipa::path(
-    post, path = "/admin/events/{event_id}/signing-keys", tag = "events",
-    params(("event_id" = String, Path)),
-    responses((status = 201, body = Vec<PublicKey>), (status = 404, body = crate::platform::error::Problem)),
-    security(("bearer" = []))
-)]
-pub async fn rotate(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    access: crate::tenancy::access::AdminAccess,
-    axum::extract::Path(event_id): axum::extract::Path<String>,
-) -> crate::platform::error::ApiResult<(
-    axum::http::StatusCode,
-    crate::platform::json::ApiJson<Vec<PublicKey>>,
-)> {
-    access.require(crate::tenancy::roles::Permission::ManageCatalog)?;
-    let event = crate::catalog::events::find(&state.db, &access.org_id, &event_id).await?;
-    let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let key = create(&mut tx, &access.org_id, &event.id, now).await?;
-    crate::tenancy::audit::record(
-        &mut tx,
-        crate::tenancy::audit::Change {
-            org_id: Some(&access.org_id),
-            actor: &access.actor,
-            action: "event.signing_key_rotated",
-            target_kind: "event",
-            target_id: &event.id,
-            before: None,
-            after: Some(serde_json::json!({ "key_id": key.id, "public_key": key.public_key() })),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        crate::platform::json::ApiJson(public_keys(&state.db, &event.id).await?),
-    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Revoked codes: a code that no longer admits anyone. Online scans answer `revoked` at
 //! once; the organization's gate version moves so every offline bundle is rebuilt with it.
 
+mod store;
+
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
 
@@ -15,18 +17,8 @@ pub struct Revocation<'a> {
 }
 
 /// Revokes a code in the caller's transaction.
+#[tracing::instrument(skip_all, fields(org_id = %code.org_id, ticket_id = %code.ticket_id, reason = %code.reason))]
 pub async fn revoke(tx: &mut Tx, code: Revocation<'_>, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO revoked_codes (code_hash, organization_id, event_id, ticket_id, reason, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(code.code_hash.to_string())
-    .bind(code.org_id.to_string())
-    .bind(code.event_id.to_string())
-    .bind(code.ticket_id.to_string())
-    .bind(code.reason.to_string())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    store::insert(tx, &code, now).await?;
     super::bundle::bump_version(tx, code.org_id).await
 }
