@@ -1,5 +1,10 @@
-//! Consumer commerce: the cart, pricing (platform fee, discounts, tax), loyalty points, and
-//! (next) checkout and orders.
+//! Consumer commerce: the cart, pricing (platform fee, discounts, tax), loyalty points,
+//! checkout, orders and refunds.
+//!
+//! Each part is layered the same way: `handlers` parse, authorize and map the answer;
+//! services hold the rules and the transaction (with its audit entry and outbox email);
+//! `store` modules hold the SQL. `pricing` is pure rules and `admin_orders` only the
+//! operators' order routes (their services are in `orders`).
 
 pub mod admin_orders;
 pub mod cart;

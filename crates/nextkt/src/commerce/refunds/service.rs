@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::store::{self, SoldTicket};
-use crate::commerce::orders::{find, lock_of_org};
+use crate::commerce::orders::{OrderStatus, find, lock_of_org};
 use crate::commerce::points::{self, Movement};
 use crate::inventory::convert::{self, Claimed};
 use crate::notify::outbox::{self, Email};
@@ -44,6 +44,7 @@ pub struct Refunded {
 }
 
 /// Refunds an order, some of its tickets, or an amount.
+#[tracing::instrument(skip_all, fields(org_id = %new.org_id, order_id = %new.order_id))]
 pub async fn refund(state: &AppState, new: NewRefund<'_>) -> ApiResult<Refunded> {
     let NewRefund {
         org_id,
@@ -63,7 +64,7 @@ pub async fn refund(state: &AppState, new: NewRefund<'_>) -> ApiResult<Refunded>
     // Every refund of an order waits for this lock, so what was refunded before is read
     // after the previous refund committed: two refunds at once can never both fit.
     let order = lock_of_org(state, &mut tx, org_id, order_id).await?;
-    if !matches!(order.status.as_str(), "paid" | "partially_refunded") {
+    if !order.status.is_paid() {
         return Err(ApiError::rule(
             "order_not_paid",
             "only a paid order can be refunded",
@@ -163,9 +164,9 @@ pub async fn refund(state: &AppState, new: NewRefund<'_>) -> ApiResult<Refunded>
     }
     let all_back = refunded + price >= order.total || voided.len() == sold.len();
     let status = if all_back {
-        "refunded"
+        OrderStatus::Refunded
     } else {
-        "partially_refunded"
+        OrderStatus::PartiallyRefunded
     };
     store::set_order_status(&mut tx, &order.id, status, now).await?;
     // Points follow the money: earned points on the refunded share are taken back (as far

@@ -2,7 +2,7 @@
 //! refund rows as the API shows them.
 
 use super::Refund;
-use crate::commerce::orders::OrderLine;
+use crate::commerce::orders::{OrderLine, OrderStatus};
 use crate::commerce::pricing::allocate;
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::{Db, Tx};
@@ -72,15 +72,15 @@ pub async fn paid_payment(
     .await
 }
 
-/// `refunded` or `partially_refunded`.
+/// `Refunded` or `PartiallyRefunded`.
 pub async fn set_order_status(
     tx: &mut Tx,
     order_id: &str,
-    status: &str,
+    status: OrderStatus,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(status.to_string())
+        .bind(status.as_str().to_string())
         .bind(now)
         .bind(order_id.to_string())
         .execute(&mut **tx)
