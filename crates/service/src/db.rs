@@ -51,9 +51,13 @@ impl Dialect {
     }
 }
 
-/// `$N` → `?N` outside quoted text (`'…'` literals and `"…"` identifiers).
+/// `$N` → `?N` outside quoted text (`'…'` literals and `"…"` identifiers); and when the
+/// placeholders run `$1, $2, …, $n` in order, each once (a multi-row insert), plain `?`:
+/// SQLite then keeps no parameter names at all, so binding needs no lookups either.
 fn numbered_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
+    let mut in_order = true;
+    let mut seen = 0u64;
     let mut chars = sql.chars().peekable();
     let mut quote: Option<char> = None;
     while let Some(c) = chars.next() {
@@ -63,6 +67,41 @@ fn numbered_placeholders(sql: &str) -> String {
             None if c == '\'' || c == '"' => quote = Some(c),
             None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
                 out.push('?');
+                let mut number = 0u64;
+                while let Some(digit) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    number = number.saturating_mul(10).saturating_add(u64::from(digit));
+                    out.push(chars.next().unwrap_or_default());
+                }
+                in_order &= number == seen + 1;
+                seen = number;
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    if in_order && seen > 0 {
+        anonymous(&out)
+    } else {
+        out
+    }
+}
+
+/// `?N` → `?` outside quoted text (the caller checked that they run 1, 2, … in order).
+fn anonymous(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' => {
+                out.push('?');
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
                 continue;
             }
             None => {}
@@ -226,16 +265,58 @@ pub fn placeholder_rows(rows: usize, cols: usize) -> String {
 mod tests {
     #[test]
     fn sqlite_gets_numbered_placeholders() {
-        let sql = "INSERT INTO t (a, b) VALUES ($1, $2), ($3, '$4 is text') RETURNING \"$5\"";
+        let sql = "SELECT a FROM t WHERE b = $2 AND c IN ($1, $3) AND d <> '$4 is text'";
         assert_eq!(
             Dialect::Sqlite.sql(sql.to_string()).0,
-            "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, '$4 is text') RETURNING \"$5\""
+            "SELECT a FROM t WHERE b = ?2 AND c IN (?1, ?3) AND d <> '$4 is text'"
         );
         assert_eq!(Dialect::Postgres.sql(sql.to_string()).0, sql);
+        // A placeholder used twice keeps its number.
         assert_eq!(
-            Dialect::Sqlite.sql("a = $10 AND b = $".into()).0,
-            "a = ?10 AND b = $"
+            Dialect::Sqlite.sql("a = $1 AND b = $1 AND c = $".into()).0,
+            "a = ?1 AND b = ?1 AND c = $"
         );
+    }
+
+    #[test]
+    fn placeholders_in_order_become_anonymous_on_sqlite() {
+        let sql = format!("INSERT INTO t (a, b) VALUES {}", placeholder_rows(6, 2));
+        assert_eq!(
+            Dialect::Sqlite.sql(sql.clone()).0,
+            format!("INSERT INTO t (a, b) VALUES {}", ["(?, ?)"; 6].join(", "))
+        );
+        assert_eq!(
+            Dialect::Sqlite
+                .sql("VALUES ($1, '?2', $2, \"x?\")".into())
+                .0,
+            "VALUES (?, '?2', ?, \"x?\")"
+        );
+        assert_eq!(Dialect::Postgres.sql(sql.clone()).0, sql);
+    }
+
+    #[tokio::test]
+    async fn sqlite_binds_rewritten_statements_in_the_right_places() {
+        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
+        for sql in [
+            "SELECT $1 || '-' || $2 || '-' || $3",
+            "SELECT $3 || '-' || $1 || '-' || $2",
+            "SELECT $1 || '-' || $2 || '-' || $3 || '-' || $1",
+        ] {
+            let got: String = sqlx::query_scalar(db.sql(sql.to_string()))
+                .bind("a")
+                .bind("b")
+                .bind("c")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            let want = sql
+                .replace("SELECT ", "")
+                .replace(" || '-' || ", "-")
+                .replace("$1", "a")
+                .replace("$2", "b")
+                .replace("$3", "c");
+            assert_eq!(got, want, "{sql}");
+        }
     }
 
     #[test]

@@ -71,6 +71,12 @@ macro_rules! id_type {
             }
         }
 
+        impl ::std::cmp::PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
         impl ::std::cmp::PartialEq<String> for $name {
             fn eq(&self, other: &String) -> bool {
                 &self.0 == other

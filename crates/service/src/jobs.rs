@@ -96,7 +96,7 @@ mod tests {
             lease
                 .sql(Dialect::Sqlite)
                 .0
-                .contains("<= ?2 ORDER BY next_attempt_at LIMIT 20)")
+                .contains("SET next_attempt_at = ?, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE (status = 'pending') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 20)")
         );
     }
 }

@@ -5,6 +5,7 @@
 //! organization API key; the prefix tells which. An operator who belongs to several
 //! organizations names one with `X-Organization: <id>`.
 
+use crate::ids::OrgId;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
@@ -76,7 +77,7 @@ pub struct ApiKeyCaller {
 
 /// An authenticated caller acting in one organization with one role.
 pub struct AdminAccess {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
     pub actor: Actor,
     pub mode: Mode,
@@ -166,7 +167,7 @@ impl FromRequestParts<AppState> for AdminAccess {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         match AdminCaller::from_request_parts(parts, state).await? {
             AdminCaller::ApiKey(key) => Ok(AdminAccess {
-                org_id: key.organization_id,
+                org_id: key.organization_id.into(),
                 role: key.role,
                 actor: Actor {
                     kind: ActorKind::ApiKey,
@@ -184,7 +185,7 @@ impl FromRequestParts<AppState> for AdminAccess {
                 let (org_id, role) =
                     super::members::operator_role(state, &operator_id, wanted.as_deref()).await?;
                 Ok(AdminAccess {
-                    org_id,
+                    org_id: org_id.into(),
                     role,
                     actor: Actor {
                         kind: ActorKind::Operator,

@@ -68,7 +68,7 @@ pub async fn issue(
         let ticket = TicketRow {
             id: new_id(),
             organization_id: org_id.to_string(),
-            event_id: event_id.to_string(),
+            event_id: event_id.into(),
             order_id: order_id.to_string(),
             ticket_type_id: claim.ticket_type_id.clone(),
             seat_id: claim.seat_id.clone(),

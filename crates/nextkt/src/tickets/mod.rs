@@ -14,6 +14,7 @@ mod issuance;
 mod status;
 mod store;
 
+use crate::ids::EventId;
 use base64::Engine;
 use rand::RngCore;
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub fn new_code() -> String {
 pub struct TicketRow {
     pub id: String,
     pub organization_id: String,
-    pub event_id: String,
+    pub event_id: EventId,
     pub order_id: String,
     pub ticket_type_id: String,
     pub seat_id: Option<String>,
@@ -126,7 +127,7 @@ impl TicketRow {
         Ticket {
             id: self.id.clone(),
             code: Some(self.code.clone()),
-            event_id: self.event_id.clone(),
+            event_id: self.event_id.to_string(),
             order_id: self.order_id.clone(),
             ticket_type_id: self.ticket_type_id.clone(),
             seat_id: self.seat_id.clone(),

@@ -84,7 +84,7 @@ pub async fn register(
     let now = state.clock.now_ms();
     let row = BuyerRow {
         id: new_id(),
-        organization_id: org.id.clone(),
+        organization_id: org.id.to_string(),
         email,
         name,
         password_hash: hash,

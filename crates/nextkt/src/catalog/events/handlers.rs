@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use super::service::{self, Transition};
 use super::store;
 use super::types::{Event, EventInput};
+use crate::ids::EventId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
@@ -54,7 +55,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(input): ApiJson<EventInput>,
 ) -> ApiResult<ApiJson<Event>> {
     access.require(Permission::ManageCatalog)?;
@@ -72,7 +73,7 @@ pub async fn update(
 pub async fn get(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
 ) -> ApiResult<ApiJson<Event>> {
     access.require(Permission::ReadOrganization)?;
     Ok(ApiJson(
@@ -103,7 +104,7 @@ pub async fn list(
 async fn transition(
     state: &AppState,
     access: &AdminAccess,
-    event_id: &str,
+    event_id: &EventId,
     transition: Transition,
 ) -> ApiResult<ApiJson<Event>> {
     access.require(Permission::ManageCatalog)?;
@@ -122,7 +123,7 @@ async fn transition(
 pub async fn publish(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
 ) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::Publish).await
 }
@@ -137,7 +138,7 @@ pub async fn publish(
 pub async fn unpublish(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
 ) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::Unpublish).await
 }
@@ -152,7 +153,7 @@ pub async fn unpublish(
 pub async fn end(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
 ) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::End).await
 }
@@ -167,7 +168,7 @@ pub async fn end(
 pub async fn cancel(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
 ) -> ApiResult<ApiJson<Event>> {
     transition(&state, &access, &event_id, Transition::Cancel).await
 }

@@ -9,6 +9,7 @@ mod service;
 mod store;
 mod types;
 
+use crate::ids::{EventId, OrgId};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -92,8 +93,8 @@ fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
-    pub id: String,
-    pub organization_id: String,
+    pub id: EventId,
+    pub organization_id: OrgId,
     pub title_json: String,
     pub description_json: String,
     pub starts_at: i64,

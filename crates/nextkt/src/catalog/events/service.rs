@@ -5,8 +5,8 @@ use super::store;
 use super::types::{Event, EventInput};
 use super::{DEFAULT_HOLD_MINUTES, EventRow, VenueRef, Visibility};
 use crate::commerce::pricing::FeePayer;
+use crate::ids::{EventId, OrgId};
 use crate::platform::error::{ApiError, ApiResult};
-use crate::platform::ids::new_id;
 use crate::platform::secrets::new_token;
 use crate::platform::validate;
 use crate::state::AppState;
@@ -174,8 +174,8 @@ pub async fn create(
         .ok_or_else(|| ApiError::not_found("organization"))?;
     let now = state.clock.now_ms();
     let mut row = EventRow {
-        id: new_id(),
-        organization_id: org_id.to_string(),
+        id: EventId::generate(),
+        organization_id: org_id.into(),
         title_json: String::new(),
         description_json: "{}".into(),
         starts_at: 0,
@@ -230,9 +230,9 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn update(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     input: EventInput,
 ) -> ApiResult<Event> {
     let now = state.clock.now_ms();
@@ -300,9 +300,9 @@ pub enum Transition {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn transition(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     transition: Transition,
 ) -> ApiResult<Event> {
     let now = state.clock.now_ms();

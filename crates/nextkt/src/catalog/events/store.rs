@@ -1,6 +1,7 @@
 //! The SQL of events.
 
 use super::{EventRow, VenueRef};
+use crate::ids::{EventId, OrgId};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
 
@@ -11,7 +12,7 @@ pub const EVENT_COLUMNS: &str = "id, organization_id, title_json, description_js
     buyer_transfers, transfer_cutoff_seconds, currency";
 
 /// The event of an organization, or 404.
-pub async fn find(db: &Db, org_id: &str, event_id: &str) -> ApiResult<EventRow> {
+pub async fn find(db: &Db, org_id: &OrgId, event_id: &EventId) -> ApiResult<EventRow> {
     let row: Option<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND organization_id = $2"
     )))
@@ -22,7 +23,12 @@ pub async fn find(db: &Db, org_id: &str, event_id: &str) -> ApiResult<EventRow> 
     row.ok_or_else(|| ApiError::not_found("event"))
 }
 
-pub async fn find_in(db: &Db, tx: &mut Tx, org_id: &str, event_id: &str) -> ApiResult<EventRow> {
+pub async fn find_in(
+    db: &Db,
+    tx: &mut Tx,
+    org_id: &OrgId,
+    event_id: &EventId,
+) -> ApiResult<EventRow> {
     let row: Option<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND organization_id = $2{}",
         db.for_update()

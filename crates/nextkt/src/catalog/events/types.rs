@@ -65,7 +65,7 @@ impl From<EventRow> for Event {
             visibility: row.visibility(),
             mode: row.mode(),
             fee_payer: row.fee_payer(),
-            id: row.id,
+            id: row.id.into_string(),
             starts_at: rfc3339(row.starts_at),
             ends_at: rfc3339(row.ends_at),
             timezone: row.timezone,

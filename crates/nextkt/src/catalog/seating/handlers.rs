@@ -8,6 +8,7 @@ use super::service::{self, NewHotspot, NewSection};
 use super::store;
 use super::types::{CreateHotspot, CreateSection, Hotspot, Seat, Section, Shape, UpdateSeats};
 use crate::catalog::events;
+use crate::ids::EventId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams, position_key};
@@ -29,7 +30,7 @@ use crate::tenancy::roles::Permission;
 pub async fn create_section(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(body): ApiJson<CreateSection>,
 ) -> ApiResult<(StatusCode, ApiJson<Section>)> {
     access.require(Permission::ManageCatalog)?;
@@ -60,7 +61,7 @@ pub async fn create_section(
 pub async fn list_sections(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Section>>> {
     access.require(Permission::ReadOrganization)?;
@@ -94,7 +95,7 @@ pub async fn list_sections(
 pub async fn update_seats(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(body): ApiJson<UpdateSeats>,
 ) -> ApiResult<ApiJson<Vec<Seat>>> {
     access.require(Permission::ManageCatalog)?;
@@ -149,7 +150,7 @@ fn check_coords(shape: Shape, coords: &[f64]) -> ApiResult<()> {
 pub async fn create_hotspot(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(body): ApiJson<CreateHotspot>,
 ) -> ApiResult<(StatusCode, ApiJson<Hotspot>)> {
     access.require(Permission::ManageCatalog)?;
@@ -186,7 +187,7 @@ pub async fn create_hotspot(
 pub async fn delete_hotspot(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path((event_id, hotspot_id)): Path<(String, String)>,
+    Path((event_id, hotspot_id)): Path<(EventId, String)>,
 ) -> ApiResult<StatusCode> {
     access.require(Permission::ManageCatalog)?;
     service::delete_hotspot(

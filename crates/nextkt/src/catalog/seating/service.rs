@@ -6,6 +6,7 @@ use super::store;
 use super::types::{Hotspot, HotspotTarget, Seat, Section, Shape};
 use super::{MAX_SEATS_PER_SECTION, expand_layout};
 use crate::catalog::{events, ticket_types};
+use crate::ids::{EventId, OrgId};
 use crate::platform::clock::Millis;
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
 use crate::platform::ids::new_id;
@@ -28,9 +29,9 @@ pub struct NewSection<'a> {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn create_section(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     new: NewSection<'_>,
 ) -> ApiResult<Section> {
     let NewSection {
@@ -40,7 +41,7 @@ pub async fn create_section(
         sort_order,
     } = new;
     let tt = ticket_types::find(&state.db, org_id, ticket_type_id).await?;
-    if tt.event_id != event_id {
+    if tt.event_id != *event_id {
         return Err(ApiError::not_found("ticket type"));
     }
     if tt.kind != "seated" {
@@ -134,16 +135,16 @@ pub async fn create_section(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn update_seats(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     ids: Vec<String>,
     ticket_type_id: Option<&str>,
     blocked: Option<bool>,
 ) -> ApiResult<Vec<Seat>> {
     if let Some(tt_id) = ticket_type_id {
         let tt = ticket_types::find(&state.db, org_id, tt_id).await?;
-        if tt.event_id != event_id || tt.kind != "seated" {
+        if tt.event_id != *event_id || tt.kind != "seated" {
             return Err(ApiError::invalid(
                 "ticket_type_id",
                 "must be a seated ticket type of this event",
@@ -199,9 +200,9 @@ pub struct NewHotspot {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn create_hotspot(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     new: NewHotspot,
 ) -> ApiResult<Hotspot> {
     let event = events::find(&state.db, org_id, event_id).await?;
@@ -244,9 +245,9 @@ pub async fn create_hotspot(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id, hotspot_id = %hotspot_id))]
 pub async fn delete_hotspot(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     hotspot_id: &str,
 ) -> ApiResult<()> {
     let now = state.clock.now_ms();

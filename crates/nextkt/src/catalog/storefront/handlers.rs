@@ -9,6 +9,7 @@ use super::store::{self, Listing};
 use super::types::{Availability, EventAccess, EventFilter, Inventory};
 use crate::buyers::access::StorefrontAccess;
 use crate::catalog::events::{Event, EventRow};
+use crate::ids::EventId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{DEFAULT_LIMIT, MAX_LIMIT, Page};
@@ -96,7 +97,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(access): ApiQuery<EventAccess>,
 ) -> ApiResult<ApiJson<Event>> {
     let row = visible_event(
@@ -119,7 +120,7 @@ pub async fn get(
 pub async fn inventory(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(access): ApiQuery<EventAccess>,
 ) -> ApiResult<ApiJson<Inventory>> {
     Ok(ApiJson(
@@ -137,7 +138,7 @@ pub async fn inventory(
 pub async fn availability(
     State(state): State<AppState>,
     storefront: StorefrontAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(access): ApiQuery<EventAccess>,
 ) -> ApiResult<ApiJson<Availability>> {
     Ok(ApiJson(

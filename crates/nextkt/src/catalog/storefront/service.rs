@@ -10,6 +10,7 @@ use super::types::{
 use crate::catalog::events::{self, EventRow, Visibility};
 use crate::catalog::seating;
 use crate::catalog::ticket_types::{self, TicketTypeRow};
+use crate::ids::{EventId, OrgId};
 use crate::inventory::pools;
 use crate::platform::clock::opt_rfc3339;
 use crate::platform::error::{ApiError, ApiResult};
@@ -18,8 +19,8 @@ use crate::state::AppState;
 /// An event a storefront may show, or 404.
 pub async fn visible_event(
     state: &AppState,
-    org_id: &str,
-    event_id: &str,
+    org_id: &OrgId,
+    event_id: &EventId,
     access_key: Option<&str>,
 ) -> ApiResult<EventRow> {
     let row = events::find(&state.db, org_id, event_id).await?;
@@ -36,8 +37,8 @@ pub async fn visible_event(
 /// ones only with their unlock code).
 async fn visible_offer(
     state: &AppState,
-    org_id: &str,
-    event_id: &str,
+    org_id: &OrgId,
+    event_id: &EventId,
     access: &EventAccess,
 ) -> ApiResult<(EventRow, Vec<TicketTypeRow>)> {
     let event = visible_event(state, org_id, event_id, access.access_key.as_deref()).await?;
@@ -54,8 +55,8 @@ async fn visible_offer(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn inventory(
     state: &AppState,
-    org_id: &str,
-    event_id: &str,
+    org_id: &OrgId,
+    event_id: &EventId,
     access: &EventAccess,
 ) -> ApiResult<Inventory> {
     let (event, types) = visible_offer(state, org_id, event_id, access).await?;
@@ -78,7 +79,7 @@ pub async fn inventory(
     Ok(Inventory {
         mode: event.mode(),
         map_image_ref: event.map_image_ref.clone(),
-        event_id: event.id,
+        event_id: event.id.into_string(),
         ticket_types: types
             .into_iter()
             .map(|t| PublicTicketType {
@@ -102,8 +103,8 @@ pub async fn inventory(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn availability(
     state: &AppState,
-    org_id: &str,
-    event_id: &str,
+    org_id: &OrgId,
+    event_id: &EventId,
     access: &EventAccess,
 ) -> ApiResult<Availability> {
     let (event, types) = visible_offer(state, org_id, event_id, access).await?;
@@ -129,7 +130,7 @@ pub async fn availability(
         }
     }
     Ok(Availability {
-        event_id: event.id,
+        event_id: event.id.into_string(),
         ticket_types: types
             .iter()
             .map(|t| Remaining {

@@ -7,6 +7,7 @@ use super::service::{self, with_inventory};
 use super::store;
 use super::types::{TicketType, TicketTypeInput};
 use crate::catalog::events;
+use crate::ids::EventId;
 use crate::platform::error::{ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams, position_key};
@@ -27,7 +28,7 @@ use crate::tenancy::roles::Permission;
 pub async fn create(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(input): ApiJson<TicketTypeInput>,
 ) -> ApiResult<(StatusCode, ApiJson<TicketType>)> {
     access.require(Permission::ManageCatalog)?;
@@ -72,7 +73,7 @@ pub async fn update(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<TicketType>>> {
     access.require(Permission::ReadOrganization)?;

@@ -10,6 +10,7 @@ mod service;
 mod store;
 mod types;
 
+use crate::ids::{EventId, OrgId};
 use crate::platform::clock::Millis;
 use crate::platform::error::{ApiError, ApiResult};
 
@@ -26,8 +27,8 @@ pub const MAX_PRICE: i64 = 1_000_000_000_000;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketTypeRow {
     pub id: String,
-    pub organization_id: String,
-    pub event_id: String,
+    pub organization_id: OrgId,
+    pub event_id: EventId,
     pub name: String,
     pub kind: String,
     pub price: i64,

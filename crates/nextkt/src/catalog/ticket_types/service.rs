@@ -6,6 +6,7 @@ use super::store;
 use super::types::{TicketType, TicketTypeInput};
 use super::{MAX_CAPACITY, MAX_PRICE, TicketTypeRow};
 use crate::catalog::events;
+use crate::ids::{EventId, OrgId};
 use crate::inventory::pools;
 use crate::platform::clock::{Millis, opt_rfc3339};
 use crate::platform::db::Db;
@@ -35,7 +36,7 @@ pub async fn with_inventory(
                 held: f.held,
                 sold: f.sold,
                 id: row.id,
-                event_id: row.event_id,
+                event_id: row.event_id.into_string(),
                 name: row.name,
                 kind: row.kind,
                 price: row.price,
@@ -124,9 +125,9 @@ fn check_min_fits(min_per_order: i64, capacity: i64) -> ApiResult<()> {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn create(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    event_id: &str,
+    event_id: &EventId,
     input: TicketTypeInput,
 ) -> ApiResult<TicketType> {
     let now = state.clock.now_ms();
@@ -178,7 +179,7 @@ pub async fn create(
     };
     let mut row = TicketTypeRow {
         id: new_id(),
-        organization_id: org_id.to_string(),
+        organization_id: org_id.clone(),
         event_id: event.id.clone(),
         name,
         kind: kind.clone(),

@@ -15,6 +15,7 @@ use crate::commerce::discounts::{self, CartLine};
 use crate::commerce::fees;
 use crate::commerce::points;
 use crate::commerce::pricing::{self, LineInput, Quote, QuoteInput};
+use crate::ids::{EventId, OrgId};
 use crate::inventory::carts;
 use crate::inventory::holds::{self, HoldRow};
 use crate::inventory::reserve::{self, CartRef, GaRequest, Reserved};
@@ -148,7 +149,7 @@ pub async fn checkout_view(
         .collect();
     Ok(CheckoutCart {
         cart_id: cart.id.clone(),
-        event_id: cart.event_id.clone(),
+        event_id: cart.event_id.to_string(),
         currency: ordered_types
             .first()
             .map(|t| t.currency.clone())
@@ -220,7 +221,7 @@ pub async fn add(
                 None => None,
             };
             let req = GaRequest {
-                org_id: caller.org.id.clone(),
+                org_id: caller.org.id.to_string(),
                 event_id: body.event_id.clone(),
                 ticket_type_id: ticket_type_id.clone(),
                 quantity,
@@ -244,7 +245,12 @@ pub async fn add(
                     "seats are chosen one by one; leave quantity out",
                 ));
             }
-            let event: EventRow = events::find(&state.db, &caller.org.id, &body.event_id).await?;
+            let event: EventRow = events::find(
+                &state.db,
+                &caller.org.id,
+                &EventId::from(body.event_id.as_str()),
+            )
+            .await?;
             let types = ticket_types::of_event(&state.db, &event.id).await?;
             seats::reserve(
                 &state.db,
@@ -318,8 +324,8 @@ pub async fn change(
         state
             .reserver
             .reserve(GaRequest {
-                org_id: caller.org.id.clone(),
-                event_id: cart.event_id.clone(),
+                org_id: caller.org.id.to_string(),
+                event_id: cart.event_id.to_string(),
                 ticket_type_id: hold.ticket_type_id.clone(),
                 quantity: quantity - hold.quantity,
                 cart: CartRef::Existing(cart.id.clone()),
@@ -602,7 +608,7 @@ async fn price(
 }
 
 /// The cart as the API shows it, priced now.
-async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart> {
+async fn view(state: &AppState, org_id: &OrgId, cart: &CartRow) -> ApiResult<Cart> {
     let now = state.clock.now_ms();
     let event = events::find(&state.db, org_id, &cart.event_id).await?;
     let types = ticket_types::of_event(&state.db, &cart.event_id).await?;
@@ -645,7 +651,7 @@ async fn view(state: &AppState, org_id: &str, cart: &CartRow) -> ApiResult<Cart>
     .await?;
     Ok(Cart {
         id: cart.id.clone(),
-        event_id: cart.event_id.clone(),
+        event_id: cart.event_id.to_string(),
         total_quantity: items.iter().map(|i| i.quantity).sum(),
         subtotal: items.iter().map(|i| i.quantity * i.unit_price).sum(),
         currency: items.first().map(|i| i.currency.clone()),

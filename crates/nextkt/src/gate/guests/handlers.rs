@@ -12,6 +12,7 @@ use super::csv_import::{LineError, read_csv};
 use super::service::{self, By};
 use super::{Entry, Guest, MAX_PER_GUEST, ga_type, store};
 use crate::catalog::{events, ticket_types};
+use crate::ids::EventId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
@@ -54,7 +55,7 @@ pub struct NewGuest {
 pub async fn add(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(body): ApiJson<NewGuest>,
 ) -> ApiResult<(StatusCode, ApiJson<Guest>)> {
     access.require(Permission::ManageOrders)?;
@@ -128,7 +129,7 @@ pub struct ImportParams {
 pub async fn import(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(params): ApiQuery<ImportParams>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -211,7 +212,7 @@ pub async fn import(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Guest>>> {
     access.require(Permission::ReadOrders)?;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::CheckinList;
 use super::service::{self, NewList};
 use super::store;
+use crate::ids::EventId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
@@ -40,7 +41,7 @@ pub struct CreateList {
 pub async fn create(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiJson(body): ApiJson<CreateList>,
 ) -> ApiResult<(StatusCode, ApiJson<CheckinList>)> {
     access.require(Permission::ManageGate)?;
@@ -88,7 +89,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<CheckinList>>> {
     access.require(Permission::ReadOrganization)?;

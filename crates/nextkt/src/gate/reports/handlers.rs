@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use super::store::{self, Filter};
 use super::{Attendee, CheckinReport, Conflict, service};
 use crate::catalog::events;
+use crate::ids::EventId;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::csv;
 use crate::platform::error::{ApiError, ApiResult, Problem};
@@ -69,7 +70,7 @@ fn check(filter: &GuestFilter) -> ApiResult<Filter> {
 pub async fn guests(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(filter): ApiQuery<GuestFilter>,
 ) -> ApiResult<ApiJson<Page<Attendee>>> {
     access.require(Permission::ReadOrders)?;
@@ -103,7 +104,7 @@ pub async fn guests(
 pub async fn export(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(filter): ApiQuery<GuestFilter>,
 ) -> ApiResult<impl IntoResponse> {
     access.require(Permission::ReadOrders)?;
@@ -161,7 +162,7 @@ pub struct ReportParams {
 pub async fn checkins(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<ApiJson<CheckinReport>> {
     access.require(Permission::ReadOrders)?;
@@ -188,7 +189,7 @@ pub async fn checkins(
 pub async fn conflicts(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(event_id): Path<String>,
+    Path(event_id): Path<EventId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<Conflict>>> {
     access.require(Permission::ReadOrders)?;

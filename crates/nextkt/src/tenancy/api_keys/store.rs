@@ -60,7 +60,7 @@ pub async fn find_with_org(
     .await?;
     Ok(found.map(|found| {
         let org = OrganizationRow {
-            id: found.key.organization_id.clone(),
+            id: found.key.organization_id.clone().into(),
             name: found.org_name,
             currency: found.org_currency,
             timezone: found.org_timezone,

@@ -55,7 +55,7 @@ impl From<OrganizationRow> for Organization {
                 "active"
             }
             .to_string(),
-            id: row.id,
+            id: row.id.into_string(),
             name: row.name,
             currency: row.currency,
             timezone: row.timezone,

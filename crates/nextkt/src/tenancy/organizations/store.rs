@@ -1,12 +1,13 @@
 //! The SQL of organizations.
 
 use super::{DEFAULT_CURRENCY, DEFAULT_LOCALE, DEFAULT_TIMEZONE};
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 
 #[derive(Clone, sqlx::FromRow)]
 pub struct OrganizationRow {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub currency: String,
     pub timezone: String,
@@ -57,7 +58,7 @@ pub async fn insert(
     .execute(&mut **tx)
     .await?;
     Ok(OrganizationRow {
-        id: new.id.to_string(),
+        id: new.id.into(),
         name: new.name.to_string(),
         currency: DEFAULT_CURRENCY.into(),
         timezone: DEFAULT_TIMEZONE.into(),

@@ -15,7 +15,7 @@ use super::{service, store};
 pub async fn list(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     access: crate::tenancy::access::AdminAccess,
-    axum::extract::Path(event_id): axum::extract::Path<String>,
+    axum::extract::Path(event_id): axum::extract::Path<crate::ids::EventId>,
     crate::platform::query::ApiQuery(page): crate::platform::query::ApiQuery<
         crate::platform::pagination::PageParams,
     >,
@@ -40,7 +40,7 @@ pub async fn list(
 pub async fn rotate(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     access: crate::tenancy::access::AdminAccess,
-    axum::extract::Path(event_id): axum::extract::Path<String>,
+    axum::extract::Path(event_id): axum::extract::Path<crate::ids::EventId>,
 ) -> crate::platform::error::ApiResult<(
     axum::http::StatusCode,
     crate::platform::json::ApiJson<Vec<PublicKey>>,

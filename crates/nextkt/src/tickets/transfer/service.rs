@@ -8,6 +8,7 @@ use super::store::{self, NewTransfer, Reassign};
 use crate::catalog::events::{self, EventRow};
 use crate::gate::revocations::{self, Revocation};
 use crate::gate::sealing;
+use crate::ids::OrgId;
 use crate::notify::outbox::{self, Email};
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
@@ -35,7 +36,7 @@ pub struct NewHolder {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, ticket_id = %ticket_id))]
 pub async fn transfer(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     ticket_id: &str,
     to: NewHolder,
     by: By<'_>,
