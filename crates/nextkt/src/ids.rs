@@ -12,22 +12,6 @@ id_type!(
     pub EventId
 );
 id_type!(
-    /// A ticket type of an event.
-    pub TicketTypeId
-);
-id_type!(
-    /// A buyer's cart.
-    pub CartId
-);
-id_type!(
     /// An order.
     pub OrderId
-);
-id_type!(
-    /// A buyer account.
-    pub BuyerId
-);
-id_type!(
-    /// An issued ticket.
-    pub TicketId
 );

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::orders::{self, Order, find, view, view_page};
+use crate::ids::OrderId;
 use crate::platform::error::{ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
@@ -78,7 +79,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> ApiResult<ApiJson<Order>> {
     access.require(Permission::ReadOrders)?;
     Ok(ApiJson(
@@ -97,7 +98,7 @@ pub async fn get(
 pub async fn resend(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> ApiResult<StatusCode> {
     access.require(Permission::ManageOrders)?;
     orders::resend_confirmation(&state, &access.org_id, &access.actor, &order_id).await?;
@@ -116,7 +117,7 @@ pub async fn resend(
 pub async fn cancel(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> ApiResult<ApiJson<Order>> {
     access.require(Permission::ManageOrders)?;
     let order = orders::cancel(&state, &access.org_id, &access.actor, &order_id).await?;

@@ -10,11 +10,11 @@ use crate::buyers::access::KeyMode;
 use crate::commerce::cart::CheckoutCart;
 use crate::commerce::discounts;
 use crate::commerce::points::{self, Movement};
+use crate::ids::OrderId;
 use crate::inventory::convert;
 use crate::payments;
 use crate::platform::clock::Millis;
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
-use crate::platform::ids::new_id;
 use crate::state::AppState;
 
 /// An order to place (input already validated).
@@ -32,7 +32,7 @@ pub struct Placement<'a> {
 
 /// The order placed, and where the buyer pays (none for a free order, paid at once).
 pub struct Placed {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub payment_url: Option<String>,
 }
 
@@ -66,7 +66,7 @@ pub async fn place(state: &AppState, placement: Placement<'_>) -> ApiResult<Plac
         ));
     }
     let livemode = !simulated && key_mode != KeyMode::Test;
-    let order_id = new_id();
+    let order_id = OrderId::generate();
     // The provider is asked before the transaction opens (its API is a network call).
     let opened = if quote.total > 0 {
         let description = format!("Order {order_id}");

@@ -11,6 +11,7 @@ use super::views::{find, view, view_page};
 use super::{Order, store};
 use crate::buyers::access::{BuyerAccess, MaybeBuyer};
 use crate::commerce::cart;
+use crate::ids::OrderId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams};
@@ -147,7 +148,7 @@ pub async fn my_orders(
 pub async fn my_order(
     State(state): State<AppState>,
     buyer: BuyerAccess,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
 ) -> ApiResult<ApiJson<Order>> {
     let row = find(&state, &buyer.org.id, &order_id).await?;
     if row.buyer_id.as_deref() != Some(buyer.buyer_id.as_str()) {

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::closing::close_unpaid;
 use super::views::find;
 use super::{OrderRow, OrderStatus};
+use crate::ids::{OrderId, OrgId};
 use crate::notify::outbox::{self, Email};
 use crate::platform::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -17,9 +18,9 @@ use crate::tenancy::audit::{self, Change};
 #[tracing::instrument(skip_all, fields(org_id = %org_id, order_id = %order_id))]
 pub async fn resend_confirmation(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    order_id: &str,
+    order_id: &OrderId,
 ) -> ApiResult<()> {
     let order = find(state, org_id, order_id).await?;
     if !order.status.is_paid() {
@@ -74,9 +75,9 @@ pub async fn resend_confirmation(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, order_id = %order_id))]
 pub async fn cancel(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    order_id: &str,
+    order_id: &OrderId,
 ) -> ApiResult<OrderRow> {
     let now = state.clock.now_ms();
     let order = find(state, org_id, order_id).await?;

@@ -3,6 +3,7 @@
 
 use super::{Order, OrderRow, store};
 use crate::commerce::refunds;
+use crate::ids::{OrderId, OrgId};
 use crate::payments::{self, PaymentRow};
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 use crate::platform::db::Tx;
@@ -12,7 +13,7 @@ use crate::state::AppState;
 use crate::tickets;
 
 /// One of an organization's orders (404 when it is not the organization's).
-pub async fn find(state: &AppState, org_id: &str, order_id: &str) -> ApiResult<OrderRow> {
+pub async fn find(state: &AppState, org_id: &OrgId, order_id: &OrderId) -> ApiResult<OrderRow> {
     store::find(&state.db, org_id, order_id)
         .await?
         .ok_or_else(|| ApiError::not_found("order"))
@@ -23,11 +24,11 @@ pub async fn find(state: &AppState, org_id: &str, order_id: &str) -> ApiResult<O
 pub async fn lock_of_org(
     state: &AppState,
     tx: &mut Tx,
-    org_id: &str,
-    order_id: &str,
+    org_id: &OrgId,
+    order_id: &OrderId,
 ) -> ApiResult<OrderRow> {
     match store::lock(&state.db, tx, order_id).await? {
-        Some(order) if order.organization_id == org_id => Ok(order),
+        Some(order) if *org_id == order.organization_id => Ok(order),
         _ => Err(ApiError::not_found("order")),
     }
 }

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::Refund;
 use super::service::{self, NewRefund, Refunded};
 use super::store::{self, Filter};
+use crate::ids::OrderId;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
@@ -46,7 +47,7 @@ pub struct RefundRequest {
 pub async fn create(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(order_id): Path<String>,
+    Path(order_id): Path<OrderId>,
     ApiJson(body): ApiJson<RefundRequest>,
 ) -> ApiResult<(StatusCode, ApiJson<Refund>)> {
     access.require(Permission::ManageOrders)?;

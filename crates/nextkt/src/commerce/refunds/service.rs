@@ -7,6 +7,7 @@ use serde_json::json;
 use super::store::{self, SoldTicket};
 use crate::commerce::orders::{OrderStatus, find, lock_of_org};
 use crate::commerce::points::{self, Movement};
+use crate::ids::{OrderId, OrgId};
 use crate::inventory::convert::{self, Claimed};
 use crate::notify::outbox::{self, Email};
 use crate::payments;
@@ -19,8 +20,8 @@ use crate::tickets;
 
 /// What an operator asked to give back (input already validated).
 pub struct NewRefund<'a> {
-    pub org_id: &'a str,
-    pub order_id: &'a str,
+    pub org_id: &'a OrgId,
+    pub order_id: &'a OrderId,
     pub actor: &'a Actor,
     /// Tickets to refund and void. `None` with no `amount`: the whole order.
     pub ticket_ids: Option<&'a [String]>,
