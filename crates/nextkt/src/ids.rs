@@ -12,6 +12,14 @@ id_type!(
     pub EventId
 );
 id_type!(
+    /// A ticket type of an event.
+    pub TicketTypeId
+);
+id_type!(
+    /// A buyer's cart.
+    pub CartId
+);
+id_type!(
     /// An order.
     pub OrderId
 );

@@ -2,6 +2,7 @@
 //! besides its holds, a cart keeps the discount code and the points the buyer chose, read
 //! back when the cart is priced and at checkout.
 
+use crate::ids::CartId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Dialect, Tx, placeholder_rows};
 
@@ -47,7 +48,7 @@ pub async fn create_many(
 /// Sets (or with `None` removes) the cart's discount code.
 pub async fn set_discount(
     tx: &mut Tx,
-    cart_id: &str,
+    cart_id: &CartId,
     discount_id: Option<&str>,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
@@ -63,7 +64,7 @@ pub async fn set_discount(
 /// Sets the points to spend on the cart (0 for none).
 pub async fn set_points(
     tx: &mut Tx,
-    cart_id: &str,
+    cart_id: &CartId,
     points: i64,
     now: Millis,
 ) -> Result<(), sqlx::Error> {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use super::pools;
 use super::status::HoldStatus;
 use super::store::{self, OrderHold};
+use crate::ids::{CartId, OrderId};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 
@@ -22,8 +23,8 @@ pub struct Claimed {
 /// Ties the cart's live holds to a new order (at checkout).
 pub async fn attach(
     tx: &mut Tx,
-    cart_id: &str,
-    order_id: &str,
+    cart_id: &CartId,
+    order_id: &OrderId,
     now: Millis,
 ) -> Result<u64, sqlx::Error> {
     store::attach_to_order(tx, cart_id, order_id, now).await

@@ -132,11 +132,20 @@ async fn emails_reach_a_real_smtp_server(app: TestApp) {
     let message = found.expect("the reset email reached the SMTP server");
     assert!(message.contains("To: budi@example.com"), "{message}");
     assert!(message.contains(&token), "{message}");
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM outbox WHERE template = 'buyer_password_reset'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
+    // The server stores the message before the sender hears its final answer and marks the
+    // row, so the row turns `sent` a moment after the file appears.
+    let mut status = String::new();
+    for _ in 0..50 {
+        status =
+            sqlx::query_scalar("SELECT status FROM outbox WHERE template = 'buyer_password_reset'")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        if status != "sending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(status, "sent");
     let _ = &app.mail_dir;
 }

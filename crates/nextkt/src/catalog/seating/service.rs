@@ -6,7 +6,7 @@ use super::store;
 use super::types::{Hotspot, HotspotTarget, Seat, Section, Shape};
 use super::{MAX_SEATS_PER_SECTION, expand_layout};
 use crate::catalog::{events, ticket_types};
-use crate::ids::{EventId, OrgId};
+use crate::ids::{EventId, OrgId, TicketTypeId};
 use crate::platform::clock::Millis;
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
 use crate::platform::ids::new_id;
@@ -40,7 +40,7 @@ pub async fn create_section(
         layout,
         sort_order,
     } = new;
-    let tt = ticket_types::find(&state.db, org_id, ticket_type_id).await?;
+    let tt = ticket_types::find(&state.db, org_id, &TicketTypeId::from(ticket_type_id)).await?;
     if tt.event_id != *event_id {
         return Err(ApiError::not_found("ticket type"));
     }
@@ -143,7 +143,7 @@ pub async fn update_seats(
     blocked: Option<bool>,
 ) -> ApiResult<Vec<Seat>> {
     if let Some(tt_id) = ticket_type_id {
-        let tt = ticket_types::find(&state.db, org_id, tt_id).await?;
+        let tt = ticket_types::find(&state.db, org_id, &TicketTypeId::from(tt_id)).await?;
         if tt.event_id != *event_id || tt.kind != "seated" {
             return Err(ApiError::invalid(
                 "ticket_type_id",

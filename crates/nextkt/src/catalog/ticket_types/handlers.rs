@@ -7,7 +7,7 @@ use super::service::{self, with_inventory};
 use super::store;
 use super::types::{TicketType, TicketTypeInput};
 use crate::catalog::events;
-use crate::ids::EventId;
+use crate::ids::{EventId, TicketTypeId};
 use crate::platform::error::{ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::platform::pagination::{Page, PageParams, position_key};
@@ -48,7 +48,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(ticket_type_id): Path<String>,
+    Path(ticket_type_id): Path<TicketTypeId>,
     ApiJson(input): ApiJson<TicketTypeInput>,
 ) -> ApiResult<ApiJson<TicketType>> {
     access.require(Permission::ManageCatalog)?;

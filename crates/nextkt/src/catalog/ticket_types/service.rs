@@ -6,7 +6,7 @@ use super::store;
 use super::types::{TicketType, TicketTypeInput};
 use super::{MAX_CAPACITY, MAX_PRICE, TicketTypeRow};
 use crate::catalog::events;
-use crate::ids::{EventId, OrgId};
+use crate::ids::{EventId, OrgId, TicketTypeId};
 use crate::inventory::pools;
 use crate::platform::clock::{Millis, opt_rfc3339};
 use crate::platform::db::Db;
@@ -226,9 +226,9 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, ticket_type_id = %ticket_type_id))]
 pub async fn update(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
-    ticket_type_id: &str,
+    ticket_type_id: &TicketTypeId,
     input: TicketTypeInput,
 ) -> ApiResult<TicketType> {
     let mut row = store::find(&state.db, org_id, ticket_type_id).await?;

@@ -1,6 +1,7 @@
 //! The SQL of ticket types.
 
 use super::TicketTypeRow;
+use crate::ids::{OrgId, TicketTypeId};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
@@ -8,7 +9,7 @@ use crate::platform::error::{ApiError, ApiResult};
 pub const TICKET_TYPE_COLUMNS: &str = "id, organization_id, event_id, name, kind, price, currency, \
     sale_starts_at, sale_ends_at, min_per_order, max_per_order, unlock_code, sort_order";
 
-pub async fn find(db: &Db, org_id: &str, id: &str) -> ApiResult<TicketTypeRow> {
+pub async fn find(db: &Db, org_id: &OrgId, id: &TicketTypeId) -> ApiResult<TicketTypeRow> {
     let row: Option<TicketTypeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_TYPE_COLUMNS} FROM ticket_types WHERE id = $1 AND organization_id = $2"
     )))

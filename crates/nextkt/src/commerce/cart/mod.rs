@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use super::discounts::DiscountKind;
 use super::pricing::{FeePayer, Quote};
+use crate::ids::CartId;
 use crate::platform::clock::Millis;
 
 // A glob, so the `__path_*` items `#[utoipa::path]` generates beside each handler come
@@ -30,7 +31,7 @@ pub const MAX_QUANTITY: i64 = 100;
 
 /// Everything checkout needs from the cart, checked again now.
 pub struct CheckoutCart {
-    pub cart_id: String,
+    pub cart_id: CartId,
     pub event_id: String,
     pub currency: String,
     pub pricing: Quote,

@@ -15,7 +15,7 @@ use crate::commerce::discounts::{self, CartLine};
 use crate::commerce::fees;
 use crate::commerce::points;
 use crate::commerce::pricing::{self, LineInput, Quote, QuoteInput};
-use crate::ids::{EventId, OrgId};
+use crate::ids::{CartId, EventId, OrgId, TicketTypeId};
 use crate::inventory::carts;
 use crate::inventory::holds::{self, HoldRow};
 use crate::inventory::reserve::{self, CartRef, GaRequest, Reserved};
@@ -87,7 +87,7 @@ pub async fn cart_id_of(
     state: &AppState,
     caller: &MaybeBuyer,
     headers: &HeaderMap,
-) -> ApiResult<String> {
+) -> ApiResult<CartId> {
     Ok(require_cart(state, token_of(headers), caller).await?.id)
 }
 
@@ -199,7 +199,7 @@ pub async fn add(
         ));
     }
     let (cart_ref, new_token_value) = match &cart {
-        Some(c) => (CartRef::Existing(c.id.clone()), None),
+        Some(c) => (CartRef::Existing(c.id.to_string()), None),
         None => {
             let token = new_token(CART_TOKEN_PREFIX);
             (
@@ -328,13 +328,17 @@ pub async fn change(
                 event_id: cart.event_id.to_string(),
                 ticket_type_id: hold.ticket_type_id.clone(),
                 quantity: quantity - hold.quantity,
-                cart: CartRef::Existing(cart.id.clone()),
+                cart: CartRef::Existing(cart.id.to_string()),
                 buyer_id: caller.buyer_id.clone(),
                 grow_hold_id: Some(hold.id.clone()),
                 // Already in the cart: the code was given when it was added.
-                unlock_code: ticket_types::find(&state.db, &caller.org.id, &hold.ticket_type_id)
-                    .await?
-                    .unlock_code,
+                unlock_code: ticket_types::find(
+                    &state.db,
+                    &caller.org.id,
+                    &TicketTypeId::from(hold.ticket_type_id.as_str()),
+                )
+                .await?
+                .unlock_code,
                 access_key: events::find(&state.db, &caller.org.id, &cart.event_id)
                     .await?
                     .access_key,
@@ -433,7 +437,7 @@ pub async fn remove_discount(
 
 async fn set_cart_discount(
     state: &AppState,
-    cart_id: &str,
+    cart_id: &CartId,
     discount_id: Option<&str>,
     now: Millis,
 ) -> ApiResult<()> {
@@ -650,7 +654,7 @@ async fn view(state: &AppState, org_id: &OrgId, cart: &CartRow) -> ApiResult<Car
     )
     .await?;
     Ok(Cart {
-        id: cart.id.clone(),
+        id: cart.id.to_string(),
         event_id: cart.event_id.to_string(),
         total_quantity: items.iter().map(|i| i.quantity).sum(),
         subtotal: items.iter().map(|i| i.quantity * i.unit_price).sum(),

@@ -1,12 +1,12 @@
 //! The SQL of the cart as commerce reads it (carts, holds and seats are inventory's and
 //! catalog's; this only reads).
 
-use crate::ids::EventId;
+use crate::ids::{CartId, EventId};
 use crate::platform::db::Db;
 
 #[derive(sqlx::FromRow)]
 pub struct CartRow {
-    pub id: String,
+    pub id: CartId,
     pub event_id: EventId,
     pub buyer_id: Option<String>,
     pub extended_at: Option<i64>,
