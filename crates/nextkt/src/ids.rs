@@ -23,3 +23,7 @@ id_type!(
     /// An order.
     pub OrderId
 );
+id_type!(
+    /// An issued ticket.
+    pub TicketId
+);

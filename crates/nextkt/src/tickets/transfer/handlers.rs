@@ -8,6 +8,7 @@ use super::TransferRecord;
 use super::service::{self, By, NewHolder};
 use super::store;
 use crate::buyers::access::BuyerAccess;
+use crate::ids::TicketId;
 use crate::platform::clock::rfc3339;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
@@ -48,7 +49,7 @@ fn new_holder(body: TransferRequest) -> ApiResult<NewHolder> {
 pub async fn by_buyer(
     State(state): State<AppState>,
     buyer: BuyerAccess,
-    Path(ticket_id): Path<String>,
+    Path(ticket_id): Path<TicketId>,
     ApiJson(body): ApiJson<TransferRequest>,
 ) -> ApiResult<ApiJson<Ticket>> {
     let to = new_holder(body)?;
@@ -78,7 +79,7 @@ pub async fn by_buyer(
 pub async fn by_operator(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(ticket_id): Path<String>,
+    Path(ticket_id): Path<TicketId>,
     ApiJson(body): ApiJson<TransferRequest>,
 ) -> ApiResult<ApiJson<Ticket>> {
     access.require(Permission::ManageOrders)?;
@@ -105,7 +106,7 @@ pub async fn by_operator(
 pub async fn history(
     State(state): State<AppState>,
     access: AdminAccess,
-    Path(ticket_id): Path<String>,
+    Path(ticket_id): Path<TicketId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<TransferRecord>>> {
     access.require(Permission::ReadOrders)?;

@@ -8,7 +8,7 @@ use super::store::{self, NewTransfer, Reassign};
 use crate::catalog::events::{self, EventRow};
 use crate::gate::revocations::{self, Revocation};
 use crate::gate::sealing;
-use crate::ids::OrgId;
+use crate::ids::{OrgId, TicketId};
 use crate::notify::outbox::{self, Email};
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
@@ -37,7 +37,7 @@ pub struct NewHolder {
 pub async fn transfer(
     state: &AppState,
     org_id: &OrgId,
-    ticket_id: &str,
+    ticket_id: &TicketId,
     to: NewHolder,
     by: By<'_>,
 ) -> ApiResult<TicketRow> {

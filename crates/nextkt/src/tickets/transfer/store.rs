@@ -2,6 +2,7 @@
 //! record.
 
 use super::TransferRecord;
+use crate::ids::{OrgId, TicketId};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::tickets::{TICKET_COLUMNS, TicketRow};
@@ -10,8 +11,8 @@ use crate::tickets::{TICKET_COLUMNS, TicketRow};
 pub async fn lock_of_org(
     db: &Db,
     tx: &mut Tx,
-    org_id: &str,
-    ticket_id: &str,
+    org_id: &OrgId,
+    ticket_id: &TicketId,
 ) -> Result<Option<TicketRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1 AND organization_id = $2{}",
