@@ -33,11 +33,11 @@ pub async fn attach(
 /// Claims the order's inventory for good: `units` admissions, as its lines say. `None` when
 /// a late payment finds the stock gone, or the order's holds do not add up to `units` —
 /// an order is never paid without all of its tickets.
-#[tracing::instrument(skip_all, fields(order = order_id, units))]
+#[tracing::instrument(skip_all, fields(order = %order_id, units))]
 pub async fn claim_for_order(
     db: &Db,
     tx: &mut Tx,
-    order_id: &str,
+    order_id: &OrderId,
     units: i64,
     now: Millis,
 ) -> Result<Option<Vec<Claimed>>, sqlx::Error> {

@@ -2,6 +2,7 @@
 
 use super::status::HoldStatus;
 use super::{carts, pools, store};
+use crate::ids::OrderId;
 use crate::platform::clock::Millis;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult};
@@ -97,11 +98,11 @@ pub async fn extend(db: &Db, cart_id: &str, extra_secs: i64, now: Millis) -> Api
 }
 
 /// Releases every hold of an order (a cancelled order): units and seats go back on sale.
-#[tracing::instrument(skip_all, fields(order = order_id))]
+#[tracing::instrument(skip_all, fields(order = %order_id))]
 pub async fn release_order(
     db: &Db,
     tx: &mut crate::platform::db::Tx,
-    order_id: &str,
+    order_id: &OrderId,
     now: Millis,
 ) -> ApiResult<()> {
     for pool in store::order_pools(tx, order_id).await? {

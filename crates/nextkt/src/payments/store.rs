@@ -2,6 +2,7 @@
 
 use super::Opened;
 use super::status::PaymentStatus;
+use crate::ids::OrderId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::secrets::new_token;
@@ -117,7 +118,7 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<PaymentRow>, sqlx::Error> 
     .await
 }
 
-pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<PaymentRow>, sqlx::Error> {
+pub async fn of_order(db: &Db, order_id: &OrderId) -> Result<Vec<PaymentRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 ORDER BY id"
     )))

@@ -1,6 +1,7 @@
 //! The SQL of the `tickets` table (and the `data_fixes` note of its backfill).
 
 use super::{TICKET_COLUMNS, TicketRow};
+use crate::ids::OrderId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 
@@ -59,7 +60,7 @@ pub async fn void_valid(
 }
 
 /// An order's tickets.
-pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<TicketRow>, sqlx::Error> {
+pub async fn of_order(db: &Db, order_id: &OrderId) -> Result<Vec<TicketRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE order_id = $1 ORDER BY id"
     )))

@@ -23,6 +23,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::ids::OrderId;
 use crate::payments::Payment;
 use crate::tickets::Ticket;
 
@@ -163,7 +164,7 @@ impl FromStr for OrderKind {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
-    pub id: String,
+    pub id: OrderId,
     pub organization_id: String,
     pub event_id: String,
     pub cart_id: String,

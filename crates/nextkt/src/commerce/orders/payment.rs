@@ -112,7 +112,8 @@ pub(super) async fn settle_paid(
     if reopening && !can_take_again(state, tx, &order, now).await? {
         return Ok(false);
     }
-    let Some(claimed) = convert::claim_for_order(&state.db, tx, order_id, units, now).await? else {
+    let Some(claimed) = convert::claim_for_order(&state.db, tx, &order.id, units, now).await?
+    else {
         return Ok(false);
     };
     if reopening {

@@ -57,7 +57,7 @@ pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
         0
     };
     Ok(Order {
-        id: row.id,
+        id: row.id.into_string(),
         event_id: row.event_id,
         status: row.status,
         email: row.email,

@@ -227,7 +227,7 @@ pub async fn refund(state: &AppState, new: NewRefund<'_>) -> ApiResult<Refunded>
     metrics::counter!("nextkt_refunds_total").increment(1);
     Ok(Refunded {
         id: refund_id,
-        order_id: order.id,
+        order_id: order.id.into_string(),
         amount: price,
         currency: order.currency,
         tickets_voided: voided.len(),
