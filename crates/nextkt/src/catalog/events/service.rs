@@ -165,7 +165,7 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
 #[tracing::instrument(skip_all, fields(org_id = %org_id))]
 pub async fn create(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     input: EventInput,
 ) -> ApiResult<Event> {
@@ -175,7 +175,7 @@ pub async fn create(
     let now = state.clock.now_ms();
     let mut row = EventRow {
         id: EventId::generate(),
-        organization_id: org_id.into(),
+        organization_id: org_id.clone(),
         title_json: String::new(),
         description_json: "{}".into(),
         starts_at: 0,

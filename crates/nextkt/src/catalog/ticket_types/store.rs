@@ -1,7 +1,7 @@
 //! The SQL of ticket types.
 
 use super::TicketTypeRow;
-use crate::ids::{OrgId, TicketTypeId};
+use crate::ids::{EventId, OrgId, TicketTypeId};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
@@ -30,7 +30,7 @@ pub async fn find_any(db: &Db, id: &str) -> Result<Option<TicketTypeRow>, sqlx::
     .await
 }
 
-pub async fn of_event(db: &Db, event_id: &str) -> Result<Vec<TicketTypeRow>, sqlx::Error> {
+pub async fn of_event(db: &Db, event_id: &EventId) -> Result<Vec<TicketTypeRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_TYPE_COLUMNS} FROM ticket_types WHERE event_id = $1 ORDER BY sort_order, id"
     )))

@@ -504,7 +504,7 @@ struct Contents<'a> {
 /// applies, the organization's tax and the platform fee deal that applies to it.
 async fn price(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     contents: Contents<'_>,
     cart: &CartRow,
     discount_id: Option<&str>,

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ids::OrderId;
+use crate::ids::{OrderId, OrgId};
 use crate::payments::Payment;
 use crate::tickets::Ticket;
 
@@ -165,7 +165,7 @@ impl FromStr for OrderKind {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
     pub id: OrderId,
-    pub organization_id: String,
+    pub organization_id: OrgId,
     pub event_id: String,
     pub cart_id: String,
     pub buyer_id: Option<String>,

@@ -2,6 +2,7 @@
 //! organization sets, adjustments by hand, and the buyer's rewards as shown.
 
 use super::{LedgerEntry, Movement, PointsProgram, Rewards, store};
+use crate::ids::OrgId;
 use crate::platform::clock::{Millis, opt_rfc3339, rfc3339};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
@@ -106,7 +107,7 @@ pub async fn set_program(
 
 /// A change of a buyer's points by hand (input already validated).
 pub struct Adjusting<'a> {
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub actor: &'a Actor,
     pub buyer_id: &'a str,
     /// Positive adds, negative takes away; never 0.

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::service::{self, LoggedIn, NewOperator};
 use super::store;
+use crate::ids::OrgId;
 use crate::platform::client_ip::ClientIp;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
@@ -256,7 +257,9 @@ pub async fn me(State(state): State<AppState>, caller: AdminCaller) -> ApiResult
             }))
         }
         AdminCaller::ApiKey(key) => {
-            let org = organizations::service::get(&state.db, &key.organization_id).await?;
+            let org =
+                organizations::service::get(&state.db, &OrgId::from(key.organization_id.as_str()))
+                    .await?;
             Ok(ApiJson(Me {
                 kind: "api_key".into(),
                 operator: None,

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::Organization;
 use super::store::{self, OrganizationRow};
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
@@ -13,7 +14,7 @@ use crate::tenancy::access::{Actor, suspended};
 use crate::tenancy::audit::{self, Change};
 
 /// The organization, or 404.
-pub async fn get(db: &Db, org_id: &str) -> ApiResult<OrganizationRow> {
+pub async fn get(db: &Db, org_id: &OrgId) -> ApiResult<OrganizationRow> {
     store::find(db, org_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))
@@ -22,7 +23,8 @@ pub async fn get(db: &Db, org_id: &str) -> ApiResult<OrganizationRow> {
 /// Storefront access needs the tenant to exist and be active.
 #[tracing::instrument(skip_all, fields(org_id = %id))]
 pub async fn require_active(db: &Db, id: &str) -> ApiResult<OrganizationRow> {
-    let row = get(db, id).await?;
+    // The tenant named by a storefront request (`x-tenant` or a key) becomes an id here.
+    let row = get(db, &OrgId::from(id)).await?;
     if row.suspended_at.is_some() {
         return Err(suspended());
     }

@@ -75,7 +75,7 @@ pub async fn insert(
     })
 }
 
-pub async fn find(db: &Db, id: &str) -> Result<Option<OrganizationRow>, sqlx::Error> {
+pub async fn find(db: &Db, id: &OrgId) -> Result<Option<OrganizationRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM organizations WHERE id = $1"
     )))

@@ -6,6 +6,7 @@ use tracing::field::Empty;
 
 use super::access::PartnerAccess;
 use super::store;
+use crate::ids::OrgId;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
 use crate::platform::ids::new_id;
@@ -41,7 +42,7 @@ pub async fn owned(
     partner: &PartnerAccess,
     org_id: &str,
 ) -> ApiResult<OrganizationRow> {
-    organizations::find(&state.db, org_id)
+    organizations::find(&state.db, &OrgId::from(org_id))
         .await?
         .filter(|row| row.partner_id.as_deref() == Some(partner.partner_id.as_str()))
         .ok_or_else(|| ApiError::not_found("organization"))
