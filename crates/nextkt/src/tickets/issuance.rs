@@ -3,10 +3,10 @@
 
 use super::store::{self, NewTicket};
 use super::{TicketRow, TicketStatus, holder_search, new_code, signing};
+use crate::ids::{EventId, OrderId, OrgId, TicketId};
 use crate::inventory::convert::Claimed;
 use crate::platform::clock::{Clock, Millis, SystemClock};
 use crate::platform::db::{Db, Tx};
-use crate::platform::ids::new_id;
 
 /// Fills in the search text of tickets issued before it existed; run after migrating. Done
 /// once: later calls only read the note that it was.
@@ -34,9 +34,9 @@ pub async fn backfill_search(db: &Db) -> Result<u64, sqlx::Error> {
 
 /// Whose tickets, for which order.
 pub struct Issue<'a> {
-    pub org_id: &'a str,
-    pub event_id: &'a str,
-    pub order_id: &'a str,
+    pub org_id: &'a OrgId,
+    pub event_id: &'a EventId,
+    pub order_id: &'a OrderId,
     pub holder_name: &'a str,
     pub holder_email: &'a str,
     /// False for a test order's tickets (no real money moved).
@@ -66,9 +66,9 @@ pub async fn issue(
     let mut tickets = Vec::with_capacity(claimed.len());
     for claim in claimed {
         let ticket = TicketRow {
-            id: new_id(),
+            id: TicketId::generate(),
             organization_id: org_id.to_string(),
-            event_id: event_id.into(),
+            event_id: event_id.clone(),
             order_id: order_id.to_string(),
             ticket_type_id: claim.ticket_type_id.clone(),
             seat_id: claim.seat_id.clone(),
@@ -106,7 +106,7 @@ pub async fn issue(
 #[tracing::instrument(skip_all, fields(ticket_id = %ticket_id, refund_id = %refund_id))]
 pub async fn void(
     tx: &mut Tx,
-    ticket_id: &str,
+    ticket_id: &TicketId,
     refund_id: &str,
     released: bool,
     now: Millis,

@@ -14,7 +14,7 @@ mod issuance;
 mod status;
 mod store;
 
-use crate::ids::EventId;
+use crate::ids::{EventId, TicketId};
 use base64::Engine;
 use rand::RngCore;
 use serde::Serialize;
@@ -35,7 +35,7 @@ pub fn new_code() -> String {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketRow {
-    pub id: String,
+    pub id: TicketId,
     pub organization_id: String,
     pub event_id: EventId,
     pub order_id: String,
@@ -125,7 +125,7 @@ impl TicketRow {
     /// As its current holder (or an operator) sees it.
     pub fn to_holder_api(&self, base_url: &str) -> Ticket {
         Ticket {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             code: Some(self.code.clone()),
             event_id: self.event_id.to_string(),
             order_id: self.order_id.clone(),

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ids::{OrderId, OrgId};
+use crate::ids::{EventId, OrderId, OrgId};
 use crate::payments::Payment;
 use crate::tickets::Ticket;
 
@@ -166,7 +166,7 @@ impl FromStr for OrderKind {
 pub struct OrderRow {
     pub id: OrderId,
     pub organization_id: OrgId,
-    pub event_id: String,
+    pub event_id: EventId,
     pub cart_id: String,
     pub buyer_id: Option<String>,
     pub email: String,

@@ -58,7 +58,7 @@ pub async fn view(state: &AppState, row: OrderRow) -> ApiResult<Order> {
     };
     Ok(Order {
         id: row.id.into_string(),
-        event_id: row.event_id,
+        event_id: row.event_id.into_string(),
         status: row.status,
         email: row.email,
         name: row.name,

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::store::{self, SoldTicket};
 use crate::commerce::orders::{OrderStatus, find, lock_of_org};
 use crate::commerce::points::{self, Movement};
-use crate::ids::{OrderId, OrgId};
+use crate::ids::{OrderId, OrgId, TicketId};
 use crate::inventory::convert::{self, Claimed};
 use crate::notify::outbox::{self, Email};
 use crate::payments;
@@ -142,7 +142,15 @@ pub async fn refund(state: &AppState, new: NewRefund<'_>) -> ApiResult<Refunded>
     )
     .await?;
     for ticket in &voided {
-        if !tickets::void(&mut tx, &ticket.id, &refund_id, return_to_sale, now).await? {
+        if !tickets::void(
+            &mut tx,
+            &TicketId::from(ticket.id.as_str()),
+            &refund_id,
+            return_to_sale,
+            now,
+        )
+        .await?
+        {
             return Err(ApiError::conflict(
                 "ticket_changed",
                 "a ticket changed meanwhile; try again",

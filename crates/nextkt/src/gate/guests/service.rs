@@ -10,6 +10,7 @@ use crate::catalog::events::EventRow;
 use crate::catalog::ticket_types::TicketTypeRow;
 use crate::commerce::orders::{self, NewOrder};
 use crate::commerce::pricing::Quote;
+use crate::ids::OrderId;
 use crate::inventory::carts::{self, NewCart};
 use crate::inventory::convert::Claimed;
 use crate::inventory::pools::{self, Sale};
@@ -155,7 +156,7 @@ async fn add_all(
     let mut ids = Vec::with_capacity(entries.len());
     for e in entries {
         let ticket_type = type_of(&e.ticket_type_id)?;
-        let (guest_id, cart_id, order_id) = (new_id(), new_id(), new_id());
+        let (guest_id, cart_id, order_id) = (new_id(), new_id(), OrderId::generate());
         // An order is made from a cart; this one is never handed out.
         let cart = NewCart {
             id: &cart_id,
@@ -215,7 +216,7 @@ async fn add_all(
                 id: &guest_id,
                 org_id: &event.organization_id,
                 event_id: &event.id,
-                order_id,
+                order_id: order_id.into_string(),
                 source,
             },
             e,

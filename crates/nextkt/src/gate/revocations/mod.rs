@@ -3,15 +3,16 @@
 
 mod store;
 
+use crate::ids::{EventId, OrgId, TicketId};
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
 
 pub struct Revocation<'a> {
     /// The code's lookup hash (`sealing::lookup_hash`), as the offline bundle lists it.
     pub code_hash: &'a str,
-    pub org_id: &'a str,
-    pub event_id: &'a str,
-    pub ticket_id: &'a str,
+    pub org_id: &'a OrgId,
+    pub event_id: &'a EventId,
+    pub ticket_id: &'a TicketId,
     /// Why, e.g. `transferred`.
     pub reason: &'a str,
 }

@@ -136,7 +136,7 @@ async fn decide(
         });
     }
     // Still this code, still valid, now that the batch holds the ticket.
-    let current = ticket.is_some_and(|t| current_codes.get(&t.id) == Some(&t.code));
+    let current = ticket.is_some_and(|t| current_codes.get(t.id.as_str()) == Some(&t.code));
     let mut first_scan = None;
     let result = match (found, ticket, ticket.and_then(|t| refusal(t, list, at))) {
         (Found::Revoked(_), _, _) => ScanResult::Revoked,

@@ -1,6 +1,7 @@
 //! The SQL of the `refunds` table.
 
 use super::super::status::RefundStatus;
+use crate::ids::{OrderId, OrgId};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::ids::new_id;
@@ -16,8 +17,8 @@ const CLAIM: Lease = Lease {
 
 /// Records a refund to be submitted to the payment's provider.
 pub struct Request<'a> {
-    pub org_id: &'a str,
-    pub order_id: &'a str,
+    pub org_id: &'a OrgId,
+    pub order_id: &'a OrderId,
     pub payment_id: Option<&'a str>,
     pub provider: &'a str,
     pub amount: i64,
