@@ -27,3 +27,7 @@ id_type!(
     /// An issued ticket.
     pub TicketId
 );
+id_type!(
+    /// A ticket buyer's account.
+    pub BuyerId
+);

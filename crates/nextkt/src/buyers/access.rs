@@ -9,6 +9,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::ids::BuyerId;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::secrets::{prefix, token_hash};
 use crate::platform::sessions::{self, Subject};
@@ -117,7 +118,7 @@ impl FromRequestParts<AppState> for StorefrontAccess {
 pub struct BuyerAccess {
     pub org: OrganizationRow,
     pub key_mode: KeyMode,
-    pub buyer_id: String,
+    pub buyer_id: BuyerId,
     pub family_id: String,
 }
 
@@ -143,7 +144,7 @@ impl FromRequestParts<AppState> for BuyerAccess {
         Ok(BuyerAccess {
             org: storefront.org,
             key_mode: storefront.key_mode,
-            buyer_id: session.subject_id,
+            buyer_id: BuyerId::from(session.subject_id),
             family_id: session.family_id,
         })
     }
@@ -154,7 +155,7 @@ impl FromRequestParts<AppState> for BuyerAccess {
 pub struct MaybeBuyer {
     pub org: OrganizationRow,
     pub key_mode: KeyMode,
-    pub buyer_id: Option<String>,
+    pub buyer_id: Option<BuyerId>,
 }
 
 impl FromRequestParts<AppState> for MaybeBuyer {

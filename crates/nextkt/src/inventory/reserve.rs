@@ -15,6 +15,7 @@ use super::carts::{self, NewCart};
 use super::{pools, store};
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::{self, TicketTypeRow};
+use crate::ids::{BuyerId, EventId, OrgId, TicketTypeId};
 use crate::platform::clock::{Millis, SharedClock};
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult};
@@ -49,12 +50,12 @@ impl CartRef {
 
 #[derive(Debug, Clone)]
 pub struct GaRequest {
-    pub org_id: String,
-    pub event_id: String,
-    pub ticket_type_id: String,
+    pub org_id: OrgId,
+    pub event_id: EventId,
+    pub ticket_type_id: TicketTypeId,
     pub quantity: i64,
     pub cart: CartRef,
-    pub buyer_id: Option<String>,
+    pub buyer_id: Option<BuyerId>,
     /// Grow this hold of the cart instead of making a new one.
     pub grow_hold_id: Option<String>,
     pub unlock_code: Option<String>,
@@ -272,7 +273,7 @@ async fn decide_inner(
             CartRef::New { .. } => None,
         })
         .collect();
-    let mut cart_lines: HashMap<(String, String), i64> = HashMap::new();
+    let mut cart_lines: HashMap<(String, TicketTypeId), i64> = HashMap::new();
     let mut cart_totals: HashMap<String, i64> = HashMap::new();
     if !existing_carts.is_empty() {
         let mut ids = existing_carts.clone();
@@ -286,7 +287,7 @@ async fn decide_inner(
             cart_lines.insert((cart, tt), n);
         }
     }
-    let mut buyer_totals: HashMap<String, i64> = HashMap::new();
+    let mut buyer_totals: HashMap<BuyerId, i64> = HashMap::new();
     let mut buyers: Vec<&str> = requests
         .iter()
         .filter_map(|r| r.buyer_id.as_deref())

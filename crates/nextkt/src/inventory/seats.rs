@@ -11,6 +11,7 @@ use super::reserve::{CartRef, Reserved, Terms, check_limits};
 use super::store::{self, NewSeatHold};
 use crate::catalog::events::{EventRow, Visibility};
 use crate::catalog::ticket_types::TicketTypeRow;
+use crate::ids::BuyerId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx, placeholder_list};
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
@@ -22,7 +23,7 @@ pub struct SeatRequest {
     pub event: EventRow,
     pub seat_ids: Vec<String>,
     pub cart: CartRef,
-    pub buyer_id: Option<String>,
+    pub buyer_id: Option<BuyerId>,
     pub unlock_code: Option<String>,
     pub access_key: Option<String>,
 }
@@ -81,7 +82,7 @@ pub async fn reserve(
         Some(buyer) if event.max_per_buyer.is_some() => Some(
             store::buyer_totals_locked(db, &mut tx, &event.id, &[buyer.as_str()], now)
                 .await?
-                .get(buyer.as_str())
+                .get(buyer)
                 .copied()
                 .unwrap_or(0),
         ),

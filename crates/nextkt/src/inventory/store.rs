@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::reserve::GaRequest;
 use super::status::HoldStatus;
+use crate::ids::{BuyerId, TicketTypeId};
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Dialect, Tx, placeholder_list, placeholder_rows};
 
@@ -366,7 +367,7 @@ pub async fn live_lines_of_carts(
     tx: &mut Tx,
     ids: &[&str],
     now: Millis,
-) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+) -> Result<Vec<(String, TicketTypeId, i64)>, sqlx::Error> {
     let sql = format!(
         "SELECT cart_id, ticket_type_id, CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM holds \
          WHERE cart_id IN ({}) AND status = 'active' AND expires_at > ${} \
@@ -374,7 +375,7 @@ pub async fn live_lines_of_carts(
         placeholder_list(1, ids.len()),
         ids.len() + 1
     );
-    let mut q = sqlx::query_as::<_, (String, String, i64)>(db.sql(sql)).persistent(false);
+    let mut q = sqlx::query_as::<_, (String, TicketTypeId, i64)>(db.sql(sql)).persistent(false);
     for id in ids {
         q = q.bind(id.to_string());
     }
@@ -448,7 +449,7 @@ pub async fn buyer_totals_locked(
     event_id: &str,
     buyers: &[&str],
     now: Millis,
-) -> Result<HashMap<String, i64>, sqlx::Error> {
+) -> Result<HashMap<BuyerId, i64>, sqlx::Error> {
     let lock_sql = format!(
         "SELECT id FROM buyers WHERE id IN ({}) ORDER BY id{}",
         placeholder_list(1, buyers.len()),
@@ -470,7 +471,7 @@ pub async fn buyer_totals_locked(
              WHERE o.event_id = $1 AND o.buyer_id IN ({list}) AND t.status <> 'void' \
          ) owned GROUP BY buyer_id"
     );
-    let mut q = sqlx::query_as::<_, (String, i64)>(db.sql(sql))
+    let mut q = sqlx::query_as::<_, (BuyerId, i64)>(db.sql(sql))
         .persistent(false)
         .bind(event_id.to_string());
     for b in buyers {

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::access::{Actor, AdminAccess};
 use super::roles::Permission;
+use crate::ids::OrgId;
 use crate::platform::clock::{Millis, rfc3339};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::ApiResult;
@@ -23,7 +24,7 @@ use crate::state::AppState;
 // ---- Store ----
 
 pub struct Change<'a> {
-    pub org_id: Option<&'a str>,
+    pub org_id: Option<&'a OrgId>,
     pub actor: &'a Actor,
     /// Dotted verb, e.g. `member.role_changed`.
     pub action: &'a str,
@@ -40,7 +41,7 @@ pub async fn record(tx: &mut Tx, change: Change<'_>, now: Millis) -> Result<(), 
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(new_id())
-    .bind(change.org_id.map(str::to_string))
+    .bind(change.org_id.cloned())
     .bind(change.actor.kind.as_str())
     .bind(change.actor.id.clone())
     .bind(change.action.to_string())

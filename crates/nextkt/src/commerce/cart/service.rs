@@ -221,9 +221,9 @@ pub async fn add(
                 None => None,
             };
             let req = GaRequest {
-                org_id: caller.org.id.to_string(),
-                event_id: body.event_id.clone(),
-                ticket_type_id: ticket_type_id.clone(),
+                org_id: caller.org.id.clone(),
+                event_id: EventId::from(body.event_id.as_str()),
+                ticket_type_id: TicketTypeId::from(ticket_type_id.as_str()),
                 quantity,
                 cart: cart_ref.clone(),
                 buyer_id: caller.buyer_id.clone(),
@@ -324,9 +324,9 @@ pub async fn change(
         state
             .reserver
             .reserve(GaRequest {
-                org_id: caller.org.id.to_string(),
-                event_id: cart.event_id.to_string(),
-                ticket_type_id: hold.ticket_type_id.clone(),
+                org_id: caller.org.id.clone(),
+                event_id: cart.event_id.clone(),
+                ticket_type_id: TicketTypeId::from(hold.ticket_type_id.as_str()),
                 quantity: quantity - hold.quantity,
                 cart: CartRef::Existing(cart.id.to_string()),
                 buyer_id: caller.buyer_id.clone(),

@@ -1,14 +1,14 @@
 //! The SQL of the cart as commerce reads it (carts, holds and seats are inventory's and
 //! catalog's; this only reads).
 
-use crate::ids::{CartId, EventId};
+use crate::ids::{BuyerId, CartId, EventId};
 use crate::platform::db::Db;
 
 #[derive(sqlx::FromRow)]
 pub struct CartRow {
     pub id: CartId,
     pub event_id: EventId,
-    pub buyer_id: Option<String>,
+    pub buyer_id: Option<BuyerId>,
     pub extended_at: Option<i64>,
     pub discount_id: Option<String>,
     pub points: i64,

@@ -4,6 +4,7 @@
 
 use super::{Discount, DiscountInput, DiscountKind, DiscountRow, code_key, store};
 use crate::commerce::pricing::BPS;
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
@@ -159,7 +160,7 @@ async fn check_targets(db: &Db, org_id: &str, row: &DiscountRow) -> ApiResult<()
 #[tracing::instrument(skip_all, fields(org_id = %org_id))]
 pub async fn create(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     input: &DiscountInput,
 ) -> ApiResult<Discount> {
@@ -228,7 +229,7 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, discount_id = %discount_id))]
 pub async fn update(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     discount_id: &str,
     input: &DiscountInput,

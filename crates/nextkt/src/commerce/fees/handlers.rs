@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 
 use super::service;
 use super::{EffectiveFee, FeeDeal};
+use crate::ids::OrgId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::json::ApiJson;
 use crate::state::AppState;
@@ -40,7 +41,7 @@ pub async fn show(
 pub async fn set_for_organization(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
     ApiJson(deal): ApiJson<FeeDeal>,
 ) -> ApiResult<ApiJson<EffectiveFee>> {
     deal.validate()?;
@@ -59,7 +60,7 @@ pub async fn set_for_organization(
 pub async fn clear_for_organization(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
 ) -> ApiResult<ApiJson<EffectiveFee>> {
     Ok(ApiJson(
         service::set_org_deal(&state, &partner, &org_id, None).await?,

@@ -2,6 +2,7 @@
 //! partner's deal (the rows are tenancy's; the audit entry goes with the change).
 
 use super::{DealSource, EffectiveFee, FeeDeal, store};
+use crate::ids::OrgId;
 use crate::platform::db::Db;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -53,7 +54,7 @@ pub async fn set_partner_deal(
 pub async fn set_org_deal(
     state: &AppState,
     partner: &PartnerAccess,
-    org_id: &str,
+    org_id: &OrgId,
     deal: Option<&FeeDeal>,
 ) -> ApiResult<EffectiveFee> {
     let org = crate::tenancy::partners::owned(state, partner, org_id).await?;

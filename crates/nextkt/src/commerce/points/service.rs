@@ -80,7 +80,7 @@ pub async fn debit_at_most(
 #[tracing::instrument(skip_all, fields(org_id = %org_id))]
 pub async fn set_program(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     program: &PointsProgram,
 ) -> ApiResult<()> {

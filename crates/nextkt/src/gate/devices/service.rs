@@ -4,6 +4,7 @@
 use super::store::{self, NewDevice};
 use super::{DEVICE_PREFIX, Device, DeviceRow};
 use crate::gate::lists;
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::ids::new_id;
@@ -25,7 +26,7 @@ pub struct Enrollment {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, lists = list_ids.len()))]
 pub async fn enroll(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     name: String,
     list_ids: &[String],
@@ -83,7 +84,7 @@ pub async fn enroll(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, device_id = %device_id))]
 pub async fn revoke(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     device_id: &str,
 ) -> ApiResult<()> {

@@ -10,7 +10,7 @@ use crate::catalog::events::EventRow;
 use crate::catalog::ticket_types::TicketTypeRow;
 use crate::commerce::orders::{self, NewOrder};
 use crate::commerce::pricing::Quote;
-use crate::ids::OrderId;
+use crate::ids::{OrderId, OrgId};
 use crate::inventory::carts::{self, NewCart};
 use crate::inventory::convert::Claimed;
 use crate::inventory::pools::{self, Sale};
@@ -28,7 +28,7 @@ use crate::tickets::{self, Issue};
 /// Who adds the guests.
 #[derive(Clone, Copy)]
 pub struct By<'a> {
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub actor: &'a Actor,
 }
 

@@ -2,6 +2,7 @@
 
 use super::store;
 use super::{CheckinList, ListRow};
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::error::ApiResult;
 use crate::platform::ids::new_id;
@@ -22,7 +23,7 @@ pub struct NewList<'a> {
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %new.event_id))]
 pub async fn create(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     new: NewList<'_>,
 ) -> ApiResult<CheckinList> {

@@ -6,6 +6,7 @@ use tracing::field::Empty;
 
 use super::store::{self, KeyRow};
 use super::{CreatedApiKey, KeyKind};
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult};
@@ -56,7 +57,7 @@ pub async fn authenticate(
 }
 
 pub struct NewKey<'a> {
-    pub org_id: &'a str,
+    pub org_id: &'a OrgId,
     pub kind: KeyKind,
     pub mode: Mode,
     pub name: &'a str,
@@ -116,7 +117,7 @@ pub async fn create_in(
 /// another organization or of another kind.
 pub async fn revoke_in(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     key_id: &str,
     kind: KeyKind,
     actor: &Actor,
@@ -160,7 +161,7 @@ pub async fn create(state: &AppState, new: NewKey<'_>) -> ApiResult<CreatedApiKe
 #[tracing::instrument(skip_all, fields(org_id = %org_id, key_id = %key_id, kind = kind.as_str()))]
 pub async fn revoke(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     key_id: &str,
     kind: KeyKind,
     actor: &Actor,

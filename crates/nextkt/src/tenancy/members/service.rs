@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::MembershipSummary;
 use super::store::{self, MemberRow};
+use crate::ids::OrgId;
 use crate::notify::outbox::{self, Email};
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
@@ -105,7 +106,7 @@ fn audit_json(member: &MemberRow) -> serde_json::Value {
     json!({ "operator_id": member.operator_id, "email": member.email, "role": member.role })
 }
 
-async fn find_member(tx: &mut Tx, org_id: &str, operator_id: &str) -> ApiResult<MemberRow> {
+async fn find_member(tx: &mut Tx, org_id: &OrgId, operator_id: &str) -> ApiResult<MemberRow> {
     store::find_member(tx, org_id, operator_id)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))
@@ -120,7 +121,7 @@ pub async fn add(
     email: &str,
     role: Role,
 ) -> ApiResult<MemberRow> {
-    let org_id = access.org_id.as_str();
+    let org_id = &access.org_id;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let org = organizations::find_in(&state.db, &mut tx, org_id)
@@ -193,7 +194,7 @@ pub async fn change_role(
     operator_id: &str,
     role: Role,
 ) -> ApiResult<MemberRow> {
-    let org_id = access.org_id.as_str();
+    let org_id = &access.org_id;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     organizations::find_in(&state.db, &mut tx, org_id).await?;
@@ -230,7 +231,7 @@ pub async fn change_role(
 /// Removes a member (their account stays); never the last owner.
 #[tracing::instrument(skip_all, fields(org_id = %access.org_id, operator_id = %operator_id))]
 pub async fn remove(state: &AppState, access: &AdminAccess, operator_id: &str) -> ApiResult<()> {
-    let org_id = access.org_id.as_str();
+    let org_id = &access.org_id;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     organizations::find_in(&state.db, &mut tx, org_id).await?;

@@ -5,6 +5,7 @@ use serde_json::json;
 use tracing::field::Empty;
 
 use super::store;
+use crate::ids::OrgId;
 use crate::platform::error::{ApiError, ApiResult, is_unique_violation};
 use crate::platform::ids::new_id;
 use crate::platform::one_time::{self, Purpose};
@@ -64,7 +65,7 @@ pub async fn signup(state: &AppState, new: NewOperator) -> ApiResult<SignedUp> {
     let hash = hash_password(password).await?;
     let now = state.clock.now_ms();
     let operator_id = new_id();
-    let org_id = new_id();
+    let org_id = OrgId::from(new_id());
     let span = tracing::Span::current();
     span.record("org_id", org_id.as_str());
     span.record("operator_id", operator_id.as_str());

@@ -47,7 +47,7 @@ pub struct Settings {
 #[tracing::instrument(skip_all, fields(org_id = %org_id))]
 pub async fn update(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     settings: Settings,
 ) -> ApiResult<Organization> {
@@ -111,7 +111,7 @@ pub async fn update(
 /// Suspends or resumes an organization, recording who did it.
 pub async fn set_suspended(
     tx: &mut Tx,
-    org_id: &str,
+    org_id: &OrgId,
     suspended: bool,
     actor: &Actor,
     now: Millis,

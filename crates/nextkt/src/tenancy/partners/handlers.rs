@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::access::PartnerAccess;
 use super::service::{self, NewProvision, PartnerKey, owned};
 use super::store;
+use crate::ids::OrgId;
 use crate::platform::error::{ApiError, ApiResult, Problem};
 use crate::platform::ids::is_valid_external_id;
 use crate::platform::json::ApiJson;
@@ -124,7 +125,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
 ) -> ApiResult<ApiJson<Organization>> {
     Ok(ApiJson(owned(&state, &partner, &org_id).await?.into()))
 }
@@ -139,7 +140,7 @@ pub async fn get(
 pub async fn list_keys(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<ApiJson<Page<ApiKey>>> {
     owned(&state, &partner, &org_id).await?;
@@ -171,7 +172,7 @@ pub struct PartnerCreateKey {
 pub async fn create_key(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
     ApiJson(body): ApiJson<PartnerCreateKey>,
 ) -> ApiResult<(StatusCode, ApiJson<CreatedApiKey>)> {
     owned(&state, &partner, &org_id).await?;
@@ -207,7 +208,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path((org_id, key_id)): Path<(String, String)>,
+    Path((org_id, key_id)): Path<(OrgId, String)>,
 ) -> ApiResult<StatusCode> {
     owned(&state, &partner, &org_id).await?;
     service::revoke_key(&state, &partner, &org_id, &key_id).await?;
@@ -217,7 +218,7 @@ pub async fn revoke_key(
 async fn set_suspended(
     state: &AppState,
     partner: &PartnerAccess,
-    org_id: &str,
+    org_id: &OrgId,
     suspended: bool,
 ) -> ApiResult<ApiJson<Organization>> {
     owned(state, partner, org_id).await?;
@@ -235,7 +236,7 @@ async fn set_suspended(
 pub async fn suspend(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
 ) -> ApiResult<ApiJson<Organization>> {
     set_suspended(&state, &partner, &org_id, true).await
 }
@@ -250,7 +251,7 @@ pub async fn suspend(
 pub async fn resume(
     State(state): State<AppState>,
     partner: PartnerAccess,
-    Path(org_id): Path<String>,
+    Path(org_id): Path<OrgId>,
 ) -> ApiResult<ApiJson<Organization>> {
     set_suspended(&state, &partner, &org_id, false).await
 }

@@ -40,9 +40,9 @@ pub async fn create(db: &Db, name: &str, now: i64) -> anyhow::Result<(String, St
 pub async fn owned(
     state: &AppState,
     partner: &PartnerAccess,
-    org_id: &str,
+    org_id: &OrgId,
 ) -> ApiResult<OrganizationRow> {
-    organizations::find(&state.db, &OrgId::from(org_id))
+    organizations::find(&state.db, org_id)
         .await?
         .filter(|row| row.partner_id.as_deref() == Some(partner.partner_id.as_str()))
         .ok_or_else(|| ApiError::not_found("organization"))
@@ -98,7 +98,7 @@ pub async fn provision(
         tracing::Span::current().record("org_id", existing.id.as_str());
         return replay(existing, id.as_deref());
     }
-    let org_id = id.clone().unwrap_or_else(new_id);
+    let org_id = OrgId::from(id.clone().unwrap_or_else(new_id));
     tracing::Span::current().record("org_id", org_id.as_str());
     let now = state.clock.now_ms();
     let actor = partner.actor();
@@ -184,7 +184,7 @@ pub struct PartnerKey {
 pub async fn create_key(
     state: &AppState,
     partner: &PartnerAccess,
-    org_id: &str,
+    org_id: &OrgId,
     new: PartnerKey,
 ) -> ApiResult<CreatedApiKey> {
     let now = state.clock.now_ms();
@@ -220,7 +220,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     state: &AppState,
     partner: &PartnerAccess,
-    org_id: &str,
+    org_id: &OrgId,
     key_id: &str,
 ) -> ApiResult<()> {
     let now = state.clock.now_ms();
@@ -244,7 +244,7 @@ pub async fn revoke_key(
 pub async fn set_suspended(
     state: &AppState,
     partner: &PartnerAccess,
-    org_id: &str,
+    org_id: &OrgId,
     suspended: bool,
 ) -> ApiResult<OrganizationRow> {
     let now = state.clock.now_ms();

@@ -6,6 +6,7 @@ use ed25519_dalek::SigningKey;
 
 use super::store::{self, NewKey};
 use super::{EventKey, PublicKey};
+use crate::ids::OrgId;
 use crate::platform::clock::Millis;
 use crate::platform::db::{Db, Tx};
 use crate::platform::error::ApiResult;
@@ -63,7 +64,7 @@ pub async fn create(
 #[tracing::instrument(skip_all, fields(org_id = %org_id, event_id = %event_id))]
 pub async fn rotate(
     state: &AppState,
-    org_id: &str,
+    org_id: &OrgId,
     actor: &Actor,
     event_id: &str,
 ) -> ApiResult<Vec<PublicKey>> {
