@@ -1,0 +1,250 @@
+//! The application: the router with its middleware, the OpenAPI document, and the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Response};
+use service::middleware::Limits;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::core::{catalog, companies, entitlements, events, subscriptions};
+use crate::platform::clock::{SharedClock, SystemClock};
+use crate::platform::config::ServeConfig;
+use crate::platform::db::Db;
+use crate::platform::error::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kisum addon-modules backend",
+        description = "What each company commercially owns (Core), who may do what inside it (Auth), \
+                       and the addon backends behind that gate. JSON fields are camelCase; errors are \
+                       `application/problem+json` with a stable `code`. Machine routes under `/internal` \
+                       take `X-Internal-API-Key`; tenant routes take a Bearer access token and `x-org`.",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "catalog", description = "Modules, packages and addon products"),
+        (name = "pricing", description = "Public reads for a pricing page (no credentials)"),
+        (name = "companies", description = "Companies (tenants)"),
+        (name = "entitlements", description = "Base subscriptions, addons, entitlement snapshots, history and the change feed"),
+        (name = "platform", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "internal_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Internal-API-Key",
+                "The server's KISUM_INTERNAL_API_KEY (machine callers only).",
+            ))),
+        );
+    }
+}
+
+/// Every route but the public ones, with its OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(catalog::internal_modules))
+        .routes(routes!(catalog::internal_packages))
+        .routes(routes!(catalog::internal_addons))
+        .routes(routes!(companies::list, companies::create))
+        .routes(routes!(companies::get))
+        .routes(routes!(entitlements::get))
+        .routes(routes!(entitlements::history))
+        .routes(routes!(subscriptions::set_subscription))
+        .routes(routes!(subscriptions::set_addon))
+        .routes(routes!(events::feed))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
+}
+
+/// The browser-facing routes: no credentials, CORS for the configured origins.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(catalog::public_packages))
+        .routes(routes!(catalog::public_addons))
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().merge(public_routes()).into_openapi()
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET])
+        .max_age(Duration::from_secs(600))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, mut openapi) = api_routes().split_for_parts();
+    let (public, public_doc) = public_routes().split_for_parts();
+    openapi.merge(public_doc);
+    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    let docs_html = Arc::new(service::docs_page::render(&openapi));
+    let limits = Limits {
+        request_timeout: Duration::from_secs(state.config.request_timeout_secs),
+        max_body_bytes: state.config.max_body_bytes,
+    };
+    let routes = api
+        .merge(public.layer(cors(&state.config.public_cors_origins)))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let json = openapi_json.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        json.as_ref().clone(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/docs",
+            axum::routing::get(move || {
+                let html = docs_html.clone();
+                async move { Html(html.as_ref().clone()) }
+            }),
+        )
+        .route_layer(middleware::from_fn(service::metrics::track));
+    service::middleware::around(routes, limits).with_state(state)
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: &'static str,
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "platform", responses((status = 200, body = Health)))]
+pub async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "platform",
+    responses((status = 200, body = Health), (status = 503, description = "`database_unavailable`", body = Problem)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+    if state.db.ping().await {
+        Ok(axum::Json(Health { status: "ok" }))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database does not answer",
+        ))
+    }
+}
+
+/// Prometheus metrics (text format): requests by route pattern, method and status, and their
+/// durations. No ids or personal data.
+#[utoipa::path(get, path = "/metrics", tag = "platform",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+pub async fn metrics_text(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// A built server: bound to its port, migrated, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        service::set_service_name("kisum");
+        config.validate()?;
+        if config.internal_api_key.is_none() {
+            tracing::warn!(
+                "no internal key (KISUM_INTERNAL_API_KEY): every /internal/* route answers 503"
+            );
+        }
+        let db = Db::connect(
+            &config.database.database_url,
+            config.database.db_max_connections,
+        )
+        .await?;
+        db.migrate(&crate::platform::MIGRATOR).await?;
+        db.warm_up().await;
+        let catalog = Arc::new(catalog::Catalog::load(&db).await?);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            clock,
+            catalog,
+            metrics: service::metrics::handle(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let jobs = if self.state.config.no_jobs {
+            Vec::new()
+        } else {
+            crate::jobs::start(&self.state)
+        };
+        let app = router(self.state);
+        let result = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        for job in jobs {
+            job.abort();
+        }
+        result.map_err(Into::into)
+    }
+}
