@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth;
 use crate::core::{catalog, companies, entitlements, events, subscriptions};
 use crate::platform::clock::{SharedClock, SystemClock};
 use crate::platform::config::ServeConfig;
@@ -38,6 +39,8 @@ use crate::state::AppState;
         (name = "pricing", description = "Public reads for a pricing page (no credentials)"),
         (name = "companies", description = "Companies (tenants)"),
         (name = "entitlements", description = "Base subscriptions, addons, entitlement snapshots, history and the change feed"),
+        (name = "auth", description = "Signup, login, sessions, signing keys and effective access"),
+        (name = "members", description = "Company members, roles and grants (delegation)"),
         (name = "platform", description = "Health, readiness, metrics"),
     )
 )]
@@ -47,7 +50,9 @@ struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "internal_key",
@@ -55,6 +60,19 @@ impl utoipa::Modify for SecuritySchemes {
                 "X-Internal-API-Key",
                 "The server's KISUM_INTERNAL_API_KEY (machine callers only).",
             ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from /auth/login (EdDSA JWT; keys at /.well-known/jwks.json), \
+                         with the company chosen by the x-org header.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
@@ -65,6 +83,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::internal_modules))
         .routes(routes!(catalog::internal_packages))
         .routes(routes!(catalog::internal_addons))
+        .routes(routes!(catalog::internal_permissions))
+        .routes(routes!(auth::signup::signup))
+        .routes(routes!(auth::sessions::login))
+        .routes(routes!(auth::sessions::refresh))
+        .routes(routes!(auth::sessions::logout))
+        .routes(routes!(auth::sessions::change_password))
+        .routes(routes!(auth::access::me_access))
+        .routes(routes!(auth::keys::jwks))
+        .routes(routes!(auth::keys::rotate))
+        .routes(routes!(auth::members::list, auth::members::add))
+        .routes(routes!(auth::members::set))
+        .routes(routes!(auth::members::set_role))
         .routes(routes!(companies::list, companies::create))
         .routes(routes!(companies::get))
         .routes(routes!(entitlements::get))
@@ -202,6 +232,11 @@ impl Application {
         db.migrate(&crate::platform::MIGRATOR).await?;
         db.warm_up().await;
         let catalog = Arc::new(catalog::Catalog::load(&db).await?);
+        let keys = crate::auth::keys::KeyRing::open(db.clone(), clock.now_ms()).await?;
+        let auth_limits = service::ratelimit::AuthLimits::new(
+            config.auth_rate_per_ip,
+            config.auth_rate_per_account,
+        );
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -211,6 +246,9 @@ impl Application {
             clock,
             catalog,
             metrics: service::metrics::handle(),
+            keys,
+            access_cache: Arc::default(),
+            auth_limits,
         };
         Ok(Self { listener, state })
     }

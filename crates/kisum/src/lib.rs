@@ -3,6 +3,7 @@
 //! `service` crate; it never depends on Nextkt, which it talks to over HTTP like any partner.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod core;
 pub mod ids;

@@ -3,8 +3,13 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
+use service::client_ip::TrustForwardedFor;
+use service::ratelimit::AuthLimits;
 
+use crate::auth::access::AccessCache;
+use crate::auth::keys::KeyRing;
 use crate::core::catalog::Catalog;
 use crate::platform::clock::SharedClock;
 use crate::platform::config::ServeConfig;
@@ -17,4 +22,13 @@ pub struct AppState {
     pub clock: SharedClock,
     pub catalog: Arc<Catalog>,
     pub metrics: PrometheusHandle,
+    pub keys: Arc<KeyRing>,
+    pub access_cache: Arc<AccessCache>,
+    pub auth_limits: Arc<AuthLimits>,
+}
+
+impl FromRef<AppState> for TrustForwardedFor {
+    fn from_ref(state: &AppState) -> Self {
+        TrustForwardedFor(state.config.trust_forwarded_for)
+    }
 }

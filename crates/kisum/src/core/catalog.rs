@@ -56,11 +56,21 @@ impl Addon {
     }
 }
 
+/// A permission of the catalog, `<module>.<resource>.<action>`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Permission {
+    pub key: String,
+    pub module: String,
+    pub description: String,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     pub modules: Vec<Module>,
     pub packages: Vec<Package>,
     pub addons: Vec<Addon>,
+    pub permissions: Vec<Permission>,
 }
 
 impl Catalog {
@@ -114,10 +124,23 @@ impl Catalog {
                 trial_days,
             });
         }
+        let permissions = sqlx::query_as::<_, (String, String, String)>(
+            "SELECT key, module, description FROM permissions ORDER BY module, key",
+        )
+        .fetch_all(&db.pool)
+        .await?
+        .into_iter()
+        .map(|(key, module, description)| Permission {
+            key,
+            module,
+            description,
+        })
+        .collect();
         Ok(Catalog {
             modules,
             packages,
             addons,
+            permissions,
         })
     }
 
@@ -131,6 +154,20 @@ impl Catalog {
 
     pub fn module(&self, key: &str) -> Option<&Module> {
         self.modules.iter().find(|m| m.key == key)
+    }
+
+    pub fn permission(&self, key: &str) -> Option<&Permission> {
+        self.permissions.iter().find(|p| p.key == key)
+    }
+
+    /// The permissions inside `modules`.
+    pub fn permissions_of<'a>(
+        &'a self,
+        modules: &'a [String],
+    ) -> impl Iterator<Item = &'a Permission> + 'a {
+        self.permissions
+            .iter()
+            .filter(move |p| modules.contains(&p.module))
     }
 }
 
@@ -159,6 +196,23 @@ pub struct PackageList {
 #[derive(Serialize, ToSchema)]
 pub struct AddonList {
     pub addons: Vec<Addon>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PermissionList {
+    pub permissions: Vec<Permission>,
+}
+
+/// The permission catalog: every key a membership may be granted.
+#[utoipa::path(get, path = "/internal/permissions", tag = "catalog",
+    responses((status = 200, body = PermissionList)), security(("internal_key" = [])))]
+pub async fn internal_permissions(
+    State(state): State<AppState>,
+    _caller: InternalCaller,
+) -> ApiJson<PermissionList> {
+    ApiJson(PermissionList {
+        permissions: state.catalog.permissions.clone(),
+    })
 }
 
 /// Every module, base and addon. Ticketing is not one: it is Nextkt, a separate platform.

@@ -16,6 +16,12 @@ pub struct DatabaseArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -62,6 +68,31 @@ pub struct ServeConfig {
     #[arg(long, env = "KISUM_NO_JOBS", default_value_t = false)]
     pub no_jobs: bool,
 
+    /// Lifetime of access tokens (JWTs), in seconds.
+    #[arg(long, env = "KISUM_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: i64,
+
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "KISUM_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: i64,
+
+    /// Attempts at signup, login and refresh allowed per client IP per minute.
+    #[arg(long, env = "KISUM_AUTH_RATE_PER_IP", default_value_t = 30)]
+    pub auth_rate_per_ip: u32,
+
+    /// Attempts at login allowed per account (email) per minute.
+    #[arg(long, env = "KISUM_AUTH_RATE_PER_ACCOUNT", default_value_t = 5)]
+    pub auth_rate_per_account: u32,
+
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    #[arg(long, env = "KISUM_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Keep computed effective access in memory, keyed by the versions that prove it
+    /// current (`on`), or compute it for every request (`off`, for comparison).
+    #[arg(long, env = "KISUM_ACCESS_CACHE", value_enum, default_value = "on")]
+    pub access_cache: Switch,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "KISUM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -98,6 +129,11 @@ impl ServeConfig {
                     "KISUM_INTERNAL_API_KEY must be at least {MIN_INTERNAL_KEY_LEN} characters"
                 );
             }
+        }
+        if self.access_token_ttl_secs < 60
+            || self.refresh_token_ttl_secs < self.access_token_ttl_secs
+        {
+            anyhow::bail!("access tokens live at least 60 s, refresh tokens at least as long");
         }
         if self.grace_days < 0 || self.trial_notice_days < 0 {
             anyhow::bail!("grace and notice days cannot be negative");

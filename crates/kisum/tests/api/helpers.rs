@@ -24,11 +24,47 @@ macro_rules! on_both_databases {
 
 pub struct TestApp {
     pub base: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub state: kisum::AppState,
     pub clock: Arc<ManualClock>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
-    _database: Arc<TestDatabase>,
+    database: Arc<TestDatabase>,
+}
+
+fn test_config() -> ServeConfig {
+    let mut config = ServeConfig::defaults();
+    config.auth_rate_per_ip = 10_000;
+    config.auth_rate_per_account = 10_000;
+    config
+}
+
+/// A second `kisum` process (server) on the same database as `app`, with its own caches.
+pub async fn second_process(app: &TestApp) -> TestApp {
+    let mut config = test_config();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.database.database_url = app.database_url.clone();
+    config.database.db_max_connections = 8;
+    config.internal_api_key = Some(INTERNAL_KEY.to_string());
+    config.no_jobs = true;
+    let app2 = Application::build_with_clock(config, app.clock.clone())
+        .await
+        .expect("second server builds");
+    let base = format!("http://{}", app2.local_addr());
+    let state = app2.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app2.run(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        database_url: app.database_url.clone(),
+        client: reqwest::Client::new(),
+        state,
+        clock: app.clock.clone(),
+        _shutdown: tx,
+        database: app.database.clone(),
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -39,9 +75,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConf
     service::http::install_crypto_provider();
     let (url, database) =
         service::testkit::fresh_database(backend, "kisum", "NEXTKT_TEST_DATABASE_URL").await;
-    let mut config = ServeConfig::defaults();
+    let mut config = test_config();
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.database.database_url = url;
+    config.database.database_url = url.clone();
     config.database.db_max_connections = 8;
     config.internal_api_key = Some(INTERNAL_KEY.to_string());
     config.no_jobs = true;
@@ -58,11 +94,12 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConf
     }));
     TestApp {
         base,
+        database_url: url,
         client: reqwest::Client::new(),
         state,
         clock,
         _shutdown: tx,
-        _database: Arc::new(database),
+        database: Arc::new(database),
     }
 }
 
@@ -147,4 +184,70 @@ pub fn strings(value: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A signed-up user and their new company.
+pub struct SignedUp {
+    pub user_id: String,
+    pub company: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn signup(&self, email: &str, package: &str, addons: &[&str]) -> SignedUp {
+        let body = self
+            .call(
+                Method::POST,
+                "/auth/signup",
+                &[],
+                Some(json!({
+                    "email": email,
+                    "password": PASSWORD,
+                    "name": "Test Person",
+                    "companyName": format!("{email} company"),
+                    "package": package,
+                    "addons": addons,
+                })),
+            )
+            .await
+            .expect(201);
+        SignedUp {
+            user_id: body["userId"].as_str().unwrap().to_string(),
+            company: body["companyId"].as_str().unwrap().to_string(),
+            token: body["accessToken"].as_str().unwrap().to_string(),
+            refresh: body["refreshToken"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Creates a user (with a throwaway company of their own) and logs them in.
+    pub async fn user(&self, email: &str) -> SignedUp {
+        self.signup(email, "basic_artist", &[]).await
+    }
+
+    /// A tenant call: Bearer token and x-org.
+    pub async fn as_member(
+        &self,
+        token: &str,
+        company: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let auth = format!("Bearer {token}");
+        self.call(
+            method,
+            path,
+            &[("authorization", auth.as_str()), ("x-org", company)],
+            body,
+        )
+        .await
+    }
+
+    pub async fn access(&self, token: &str, company: &str) -> Resp {
+        self.as_member(token, company, Method::GET, "/auth/me/access", None)
+            .await
+    }
 }
