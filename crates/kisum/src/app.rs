@@ -41,6 +41,7 @@ use crate::state::AppState;
         (name = "entitlements", description = "Base subscriptions, addons, entitlement snapshots, history and the change feed"),
         (name = "auth", description = "Signup, login, sessions, signing keys and effective access"),
         (name = "members", description = "Company members, roles and grants (delegation)"),
+        (name = "finance", description = "The finance addon: vendors, bills, income, exchange rates, profit and loss, audit (module `finance`)"),
         (name = "platform", description = "Health, readiness, metrics"),
     )
 )]
@@ -116,7 +117,10 @@ fn public_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().merge(public_routes()).into_openapi()
+    api_routes()
+        .merge(public_routes())
+        .merge(crate::finance::routes())
+        .into_openapi()
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -134,6 +138,13 @@ pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = api_routes().split_for_parts();
     let (public, public_doc) = public_routes().split_for_parts();
     openapi.merge(public_doc);
+    let (finance, finance_doc) = crate::finance::routes().split_for_parts();
+    openapi.merge(finance_doc);
+    // The module gate, once, around every route of the addon.
+    let finance = finance.route_layer(middleware::from_fn_with_state(
+        (state.clone(), crate::finance::MODULE),
+        crate::auth::access::require_module,
+    ));
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let docs_html = Arc::new(service::docs_page::render(&openapi));
     let limits = Limits {
@@ -142,6 +153,7 @@ pub fn router(state: AppState) -> Router {
     };
     let routes = api
         .merge(public.layer(cors(&state.config.public_cors_origins)))
+        .merge(finance)
         .route(
             "/openapi.json",
             axum::routing::get(move || {

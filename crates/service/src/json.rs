@@ -27,6 +27,31 @@ where
     }
 }
 
+/// `Option<ApiJson<T>>`: no body at all (no `Content-Type`, no length) is `None`; a body
+/// is parsed as `ApiJson<T>` is, with the same problems when it is bad.
+impl<S, T> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let headers = req.headers();
+        let empty = !headers.contains_key(axum::http::header::CONTENT_TYPE)
+            && headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim() == "0");
+        if empty {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
 fn rejection_to_error(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(err) => {

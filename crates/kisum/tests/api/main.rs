@@ -6,4 +6,5 @@ mod helpers;
 mod auth;
 mod catalog;
 mod companies;
+mod finance;
 mod subscriptions;
