@@ -7,22 +7,31 @@ use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
-/// Starts the entitlement sweeper: records trials ending and expired, and grace periods
-/// ended, as versions, history rows and events (reads are already right without it).
+/// Starts the email worker and the entitlement sweeper (which records trials ending and
+/// expired, and grace periods ended, as versions, history rows and events; reads are
+/// already right without it).
 pub fn start(state: &AppState) -> Vec<JoinHandle<()>> {
     let sweeper = state.clone();
     let period = Duration::from_secs(state.config.sweep_secs.max(1));
-    vec![tokio::spawn(async move {
-        service::jobs::every("entitlement_sweeper", period, || {
-            let state = sweeper.clone();
-            async move {
-                let recorded = crate::core::subscriptions::service::sweep(&state).await?;
-                if recorded > 0 {
-                    tracing::info!(recorded, "entitlement transitions recorded");
-                }
-                Ok(())
+    let mailer = state.clone();
+    vec![
+        tokio::spawn(async move {
+            if let Err(err) = crate::auth::mail::run(mailer).await {
+                tracing::error!(error = %err, "email worker cannot start");
             }
-        })
-        .await
-    })]
+        }),
+        tokio::spawn(async move {
+            service::jobs::every("entitlement_sweeper", period, || {
+                let state = sweeper.clone();
+                async move {
+                    let recorded = crate::core::subscriptions::service::sweep(&state).await?;
+                    if recorded > 0 {
+                        tracing::info!(recorded, "entitlement transitions recorded");
+                    }
+                    Ok(())
+                }
+            })
+            .await
+        }),
+    ]
 }

@@ -5,8 +5,11 @@
 //! entitlements ∩ membership grants.
 
 pub mod access;
+pub mod invitations;
 pub mod keys;
+pub mod mail;
 pub mod members;
+pub mod resets;
 pub mod roles;
 pub mod sessions;
 pub mod signup;

@@ -93,6 +93,27 @@ pub struct ServeConfig {
     #[arg(long, env = "KISUM_ACCESS_CACHE", value_enum, default_value = "on")]
     pub access_cache: Switch,
 
+    /// SMTP server for email (`smtp://user:pass@host:587` or `smtps://...`). Unset: emails
+    /// are written as `.eml` files into --mail-dir.
+    #[arg(long, env = "KISUM_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Where emails go when no SMTP server is set.
+    #[arg(long, env = "KISUM_MAIL_DIR", default_value = "kisum-mail")]
+    pub mail_dir: String,
+
+    /// The sender of every email.
+    #[arg(
+        long,
+        env = "KISUM_MAIL_FROM",
+        default_value = "Kisum <no-reply@kisum.localhost>"
+    )]
+    pub mail_from: String,
+
+    /// The web app links in emails point to (invitations, password resets).
+    #[arg(long, env = "KISUM_APP_URL", default_value = "http://localhost:3000")]
+    pub app_url: String,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "KISUM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

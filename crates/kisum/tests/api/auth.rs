@@ -622,3 +622,192 @@ async fn a_revocation_in_one_process_is_honoured_by_the_next_request_in_another(
         .await
         .expect_problem(401, "session_revoked");
 }
+
+mod by_email {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::helpers::{PASSWORD, TestApp, strings};
+    use crate::on_both_databases;
+
+    on_both_databases!(
+        an_invitation_makes_the_account_and_the_membership_once,
+        a_password_reset_works_once_and_ends_every_session,
+    );
+
+    async fn an_invitation_makes_the_account_and_the_membership_once(app: TestApp) {
+        let boss = app
+            .signup("host@promo.test", "basic_promoter", &["finance"])
+            .await;
+        let invited = app
+            .as_member(
+                &boss.token,
+                &boss.company,
+                Method::POST,
+                "/auth/invitations",
+                Some(json!({
+                    "email": "newbie@promo.test", "role": "USER", "modules": ["finance"],
+                    "permissions": ["finance.income.read"],
+                })),
+            )
+            .await
+            .expect(201);
+        assert_eq!(invited["role"], "USER");
+        let code = app.emailed_code("newbie@promo.test").await;
+        assert!(code.starts_with("ksm_inv_"), "{code}");
+        app.call(
+            Method::POST,
+            "/auth/invitations/accept",
+            &[],
+            Some(json!({ "token": code, "password": "short" })),
+        )
+        .await
+        .expect_problem(400, "validation_failed");
+        let accepted = app
+            .call(
+                Method::POST,
+                "/auth/invitations/accept",
+                &[],
+                Some(json!({ "token": code, "password": PASSWORD, "name": "Newbie" })),
+            )
+            .await
+            .expect(200);
+        let token = accepted["accessToken"].as_str().unwrap();
+        let access = app.access(token, &boss.company).await.expect(200);
+        assert_eq!(access["tenantRole"], "USER");
+        assert_eq!(strings(&access["permissions"]), ["finance.income.read"]);
+        app.call(
+            Method::POST,
+            "/auth/invitations/accept",
+            &[],
+            Some(json!({ "token": code, "password": PASSWORD, "name": "Again" })),
+        )
+        .await
+        .expect_problem(404, "invitation_not_found");
+
+        // An existing account joins with its own password; a member cannot be invited twice.
+        let other = app.user("veteran@artist.test").await;
+        app.as_member(
+            &boss.token,
+            &boss.company,
+            Method::POST,
+            "/auth/invitations",
+            Some(json!({ "email": "veteran@artist.test", "role": "MANAGER" })),
+        )
+        .await
+        .expect(201);
+        let code = app.emailed_code("veteran@artist.test").await;
+        app.call(
+            Method::POST,
+            "/auth/invitations/accept",
+            &[],
+            Some(json!({ "token": code, "password": "not the password" })),
+        )
+        .await
+        .expect_problem(401, "invalid_credentials");
+        let joined = app
+            .call(
+                Method::POST,
+                "/auth/invitations/accept",
+                &[],
+                Some(json!({ "token": code, "password": PASSWORD })),
+            )
+            .await
+            .expect(200);
+        assert_eq!(joined["userId"], other.user_id.as_str());
+        app.as_member(
+            &boss.token,
+            &boss.company,
+            Method::POST,
+            "/auth/invitations",
+            Some(json!({ "email": "veteran@artist.test", "role": "USER" })),
+        )
+        .await
+        .expect_problem(409, "already_a_member");
+        // Invitations expire.
+        app.as_member(
+            &boss.token,
+            &boss.company,
+            Method::POST,
+            "/auth/invitations",
+            Some(json!({ "email": "late@promo.test", "role": "USER" })),
+        )
+        .await
+        .expect(201);
+        let code = app.emailed_code("late@promo.test").await;
+        app.clock.advance_secs(8 * 86_400);
+        app.call(
+            Method::POST,
+            "/auth/invitations/accept",
+            &[],
+            Some(json!({ "token": code, "password": PASSWORD, "name": "Late" })),
+        )
+        .await
+        .expect_problem(404, "invitation_not_found");
+    }
+
+    async fn a_password_reset_works_once_and_ends_every_session(app: TestApp) {
+        let gus = app.user("gus@artist.test").await;
+        let asked = app
+            .call(
+                Method::POST,
+                "/auth/password-reset",
+                &[],
+                Some(json!({ "email": "gus@artist.test" })),
+            )
+            .await;
+        assert_eq!(asked.status, 202);
+        // An unknown address gets the same answer and no email.
+        let unknown = app
+            .call(
+                Method::POST,
+                "/auth/password-reset",
+                &[],
+                Some(json!({ "email": "who@artist.test" })),
+            )
+            .await;
+        assert_eq!(unknown.status, 202);
+        let code = app.emailed_code("gus@artist.test").await;
+        assert!(!std::fs::read_dir(app.mail_dir.path()).unwrap().any(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .contains("who@artist.test")
+        }));
+        let confirmed = app
+            .call(
+                Method::POST,
+                "/auth/password-reset/confirm",
+                &[],
+                Some(json!({ "token": code, "newPassword": "a fresh new password" })),
+            )
+            .await;
+        assert_eq!(confirmed.status, 204);
+        app.access(&gus.token, &gus.company)
+            .await
+            .expect_problem(401, "session_revoked");
+        app.call(
+            Method::POST,
+            "/auth/refresh",
+            &[],
+            Some(json!({ "refreshToken": gus.refresh })),
+        )
+        .await
+        .expect_problem(401, "session_revoked");
+        app.call(
+            Method::POST,
+            "/auth/password-reset/confirm",
+            &[],
+            Some(json!({ "token": code, "newPassword": "yet another password" })),
+        )
+        .await
+        .expect_problem(400, "invalid_reset_token");
+        app.call(
+            Method::POST,
+            "/auth/login",
+            &[],
+            Some(json!({ "email": "gus@artist.test", "password": "a fresh new password" })),
+        )
+        .await
+        .expect(200);
+    }
+}

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: kisum::AppState,
     pub clock: Arc<ManualClock>,
+    /// Where emails land as .eml files.
+    pub mail_dir: Arc<tempfile::TempDir>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     database: Arc<TestDatabase>,
 }
@@ -47,6 +49,7 @@ pub async fn second_process(app: &TestApp) -> TestApp {
     config.database.db_max_connections = 8;
     config.internal_api_key = Some(INTERNAL_KEY.to_string());
     config.no_jobs = true;
+    config.mail_dir = app.mail_dir.path().display().to_string();
     let app2 = Application::build_with_clock(config, app.clock.clone())
         .await
         .expect("second server builds");
@@ -62,6 +65,7 @@ pub async fn second_process(app: &TestApp) -> TestApp {
         client: reqwest::Client::new(),
         state,
         clock: app.clock.clone(),
+        mail_dir: app.mail_dir.clone(),
         _shutdown: tx,
         database: app.database.clone(),
     }
@@ -81,6 +85,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConf
     config.database.db_max_connections = 8;
     config.internal_api_key = Some(INTERNAL_KEY.to_string());
     config.no_jobs = true;
+    let mail_dir = Arc::new(tempfile::tempdir().expect("mail dir"));
+    config.mail_dir = mail_dir.path().display().to_string();
     adjust(&mut config);
     let clock = ManualClock::starting_now();
     let app = Application::build_with_clock(config, clock.clone())
@@ -98,6 +104,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeConf
         client: reqwest::Client::new(),
         state,
         clock,
+        mail_dir,
         _shutdown: tx,
         database: Arc::new(database),
     }
@@ -249,5 +256,31 @@ impl TestApp {
     pub async fn access(&self, token: &str, company: &str) -> Resp {
         self.as_member(token, company, Method::GET, "/auth/me/access", None)
             .await
+    }
+}
+
+impl TestApp {
+    /// Delivers the queued emails and answers the code (`Or use this code: ...`) of the
+    /// newest one sent to `to`.
+    pub async fn emailed_code(&self, to: &str) -> String {
+        kisum::auth::mail::deliver_once(&self.state)
+            .await
+            .expect("emails deliver");
+        let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+        for entry in std::fs::read_dir(self.mail_dir.path()).expect("mail dir") {
+            let entry = entry.unwrap();
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            if text.contains(&format!("To: {to}")) {
+                found.push((entry.metadata().unwrap().modified().unwrap(), text));
+            }
+        }
+        found.sort_by_key(|(t, _)| *t);
+        let (_, text) = found.last().unwrap_or_else(|| panic!("no email to {to}"));
+        let text = text.replace("=\r\n", "").replace("\r\n", "\n");
+        text.lines()
+            .find_map(|l| l.strip_prefix("Or use this code: "))
+            .unwrap_or_else(|| panic!("no code in {text}"))
+            .trim()
+            .to_string()
     }
 }
