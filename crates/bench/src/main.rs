@@ -7,6 +7,7 @@
 
 mod checkout;
 mod gate;
+mod kisum_access;
 mod onsale;
 mod setup;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Doors opening: devices at several gates scanning tickets, with duplicates, forged
     /// and foreign codes mixed in.
     Gate(gate::Args),
+    /// Kisum's access gate: members of many companies reading finance at a fixed rate while
+    /// an addon is canceled and a grant revoked midway; counts stale allows.
+    KisumAccess(kisum_access::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +49,6 @@ fn main() -> anyhow::Result<()> {
         Command::Onsale(args) => runtime.block_on(onsale::run(args)),
         Command::Checkout(args) => runtime.block_on(checkout::run(args)),
         Command::Gate(args) => runtime.block_on(gate::run(args)),
+        Command::KisumAccess(args) => runtime.block_on(kisum_access::run(args)),
     }
 }

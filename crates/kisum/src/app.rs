@@ -193,12 +193,23 @@ pub async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ok`
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+}
+
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "platform",
-    responses((status = 200, body = Health), (status = 503, description = "`database_unavailable`", body = Problem)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+    responses((status = 200, body = Readiness), (status = 503, description = "`database_unavailable`", body = Problem)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Readiness>, ApiError> {
     if state.db.ping().await {
-        Ok(axum::Json(Health { status: "ok" }))
+        Ok(axum::Json(Readiness {
+            status: "ok",
+            database: state.db.dialect.name(),
+        }))
     } else {
         Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -66,15 +66,7 @@ pub enum PartnerCommand {
 }
 
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NEXTKT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    service::process::init_logging("NEXTKT_LOG", format == LogFormat::Json);
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -85,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(*config).await?;
             tracing::info!(address = %app.local_addr(), %database, "nextkt listening");
             println!("nextkt listening on http://{}", app.local_addr());
-            app.run(shutdown_signal()).await?;
+            app.run(service::process::shutdown_signal()).await?;
             tracing::info!("nextkt stopped");
             Ok(())
         }
@@ -162,27 +154,4 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -28,6 +28,7 @@ pub mod money;
 #[cfg(feature = "mail")]
 pub mod outbox;
 pub mod pagination;
+pub mod process;
 pub mod query;
 pub mod ratelimit;
 pub mod secrets;

@@ -47,6 +47,33 @@ pub async fn record(tx: &mut Tx, entry: Entry<'_>, now: Millis) -> Result<(), sq
     Ok(())
 }
 
+/// Records `member`'s change of one row (`target`: its kind and id), from `before` to
+/// `after` (each absent when the row did not or does not exist).
+pub async fn changed<T: Serialize>(
+    tx: &mut Tx,
+    member: &Member,
+    action: &str,
+    target: (&str, &str),
+    before: Option<&T>,
+    after: Option<&T>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    record(
+        tx,
+        Entry {
+            company: &member.company_id,
+            actor: &actor(member),
+            action,
+            target_kind: target.0,
+            target_id: target.1,
+            before: before.and_then(|b| serde_json::to_value(b).ok()),
+            after: after.and_then(|a| serde_json::to_value(a).ok()),
+        },
+        now,
+    )
+    .await
+}
+
 /// The actor string of a member.
 pub fn actor(member: &Member) -> String {
     format!("user:{}", member.user_id)

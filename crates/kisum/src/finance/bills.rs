@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit::{self, Entry};
+use super::audit;
 use super::{amount, date, reference, today, vendors};
 use crate::auth::access::Member;
 use crate::ids::CompanyId;
@@ -324,17 +324,13 @@ pub async fn create(
     let row = find(&mut tx, &member.company_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("bill"))?;
-    audit::record(
+    audit::changed(
         &mut tx,
-        Entry {
-            company: &member.company_id,
-            actor: &actor,
-            action: "bill.created",
-            target_kind: "bill",
-            target_id: &id,
-            before: None,
-            after: serde_json::to_value(&row).ok(),
-        },
+        &member,
+        "bill.created",
+        ("bill", &id),
+        None,
+        Some(&row),
         now,
     )
     .await?;
@@ -496,17 +492,13 @@ async fn finish(
     let after = find(&mut tx, &member.company_id, &before.id)
         .await?
         .ok_or_else(|| ApiError::not_found("bill"))?;
-    audit::record(
+    audit::changed(
         &mut tx,
-        Entry {
-            company: &member.company_id,
-            actor: &audit::actor(member),
-            action,
-            target_kind: "bill",
-            target_id: &before.id,
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(&after).ok(),
-        },
+        member,
+        action,
+        ("bill", &before.id),
+        Some(&before),
+        Some(&after),
         now,
     )
     .await?;

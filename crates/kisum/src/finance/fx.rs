@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit::{self, Entry};
+use super::audit;
 use super::{amount, date};
 use crate::auth::access::Member;
 use crate::ids::CompanyId;
@@ -231,17 +231,14 @@ pub async fn set(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    let target = format!("{}/{}/{}", row.base, row.quote, row.rate_date);
+    audit::changed(
         &mut tx,
-        Entry {
-            company: &member.company_id,
-            actor: &actor,
-            action: "fx_rate.set",
-            target_kind: "fx_rate",
-            target_id: &format!("{}/{}/{}", row.base, row.quote, row.rate_date),
-            before: None,
-            after: serde_json::to_value(&row).ok(),
-        },
+        &member,
+        "fx_rate.set",
+        ("fx_rate", &target),
+        None,
+        Some(&row),
         now,
     )
     .await?;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::audit::{self, Entry};
+use super::audit;
 use super::{amount, date, reference};
 use crate::auth::access::Member;
 use crate::ids::CompanyId;
@@ -259,17 +259,13 @@ pub async fn create(
     let row = find(&mut tx, company, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("income"))?;
-    audit::record(
+    audit::changed(
         &mut tx,
-        Entry {
-            company,
-            actor: &actor,
-            action: "income.created",
-            target_kind: "income",
-            target_id: &id,
-            before: None,
-            after: serde_json::to_value(&row).ok(),
-        },
+        &member,
+        "income.created",
+        ("income", &id),
+        None,
+        Some(&row),
         now,
     )
     .await?;
@@ -416,17 +412,13 @@ pub async fn update(
     let after = find(&mut tx, &member.company_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("income"))?;
-    audit::record(
+    audit::changed(
         &mut tx,
-        Entry {
-            company: &member.company_id,
-            actor: &audit::actor(&member),
-            action: "income.updated",
-            target_kind: "income",
-            target_id: &id,
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(&after).ok(),
-        },
+        &member,
+        "income.updated",
+        ("income", &id),
+        Some(&before),
+        Some(&after),
         now,
     )
     .await?;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::audit::{self, Entry};
+use super::audit;
 use crate::auth::access::Member;
 use crate::ids::CompanyId;
 use crate::platform::clock::rfc3339;
@@ -121,17 +121,13 @@ pub async fn create(
     let row = find(&mut tx, &member.company_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("vendor"))?;
-    audit::record(
+    audit::changed(
         &mut tx,
-        Entry {
-            company: &member.company_id,
-            actor: &audit::actor(&member),
-            action: "vendor.created",
-            target_kind: "vendor",
-            target_id: &id,
-            before: None,
-            after: serde_json::to_value(&row).ok(),
-        },
+        &member,
+        "vendor.created",
+        ("vendor", &id),
+        None,
+        Some(&row),
         now,
     )
     .await?;
@@ -248,17 +244,13 @@ pub async fn update(
     let after = find(&mut tx, &member.company_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("vendor"))?;
-    audit::record(
+    audit::changed(
         &mut tx,
-        Entry {
-            company: &member.company_id,
-            actor: &audit::actor(&member),
-            action: "vendor.updated",
-            target_kind: "vendor",
-            target_id: &id,
-            before: serde_json::to_value(&before).ok(),
-            after: serde_json::to_value(&after).ok(),
-        },
+        &member,
+        "vendor.updated",
+        ("vendor", &id),
+        Some(&before),
+        Some(&after),
         now,
     )
     .await?;

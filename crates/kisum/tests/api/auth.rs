@@ -16,6 +16,7 @@ on_both_databases!(
     rotated_keys_keep_verifying_and_other_processes_follow,
     delegation_stays_within_what_the_grantor_holds,
     a_revocation_in_one_process_is_honoured_by_the_next_request_in_another,
+    access_that_cannot_be_proven_current_is_refused,
 );
 
 async fn signup_makes_a_superadmin_of_a_trial_company(app: TestApp) {
@@ -621,6 +622,37 @@ async fn a_revocation_in_one_process_is_honoured_by_the_next_request_in_another(
         .access(&clerk.token, &boss.company)
         .await
         .expect_problem(401, "session_revoked");
+}
+
+async fn access_that_cannot_be_proven_current_is_refused(app: TestApp) {
+    let ivy = app
+        .signup("ivy@promo.test", "basic_promoter", &["finance"])
+        .await;
+    // Cached now.
+    app.access(&ivy.token, &ivy.company).await.expect(200);
+    app.as_member(
+        &ivy.token,
+        &ivy.company,
+        Method::GET,
+        "/finance/income",
+        None,
+    )
+    .await
+    .expect(200);
+    // The database is gone: the cached entry can no longer be proven current.
+    app.state.db.pool.close().await;
+    app.access(&ivy.token, &ivy.company)
+        .await
+        .expect_problem(503, "access_unavailable");
+    app.as_member(
+        &ivy.token,
+        &ivy.company,
+        Method::GET,
+        "/finance/income",
+        None,
+    )
+    .await
+    .expect_problem(503, "access_unavailable");
 }
 
 mod by_email {
