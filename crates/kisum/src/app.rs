@@ -41,6 +41,7 @@ use crate::state::AppState;
         (name = "entitlements", description = "Base subscriptions, addons, entitlement snapshots, history and the change feed"),
         (name = "auth", description = "Signup, login, sessions, signing keys and effective access"),
         (name = "members", description = "Company members, roles and grants (delegation)"),
+        (name = "directory", description = "Venues and artist profiles: owners manage theirs (modules `venue`, `artist`); Nextkt reads them (internal)"),
         (name = "finance", description = "The finance addon: vendors, bills, income, exchange rates, profit and loss, audit (module `finance`)"),
         (name = "platform", description = "Health, readiness, metrics"),
     )
@@ -107,6 +108,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(subscriptions::set_subscription))
         .routes(routes!(subscriptions::set_addon))
         .routes(routes!(events::feed))
+        .merge(crate::directory::internal_routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))
@@ -124,7 +126,24 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_routes()
         .merge(public_routes())
         .merge(crate::finance::routes())
+        .merge(crate::directory::venue_routes())
+        .merge(crate::directory::artist_routes())
         .into_openapi()
+}
+
+/// A module's routes behind its gate (the chain up to "module required", once for all).
+fn gated(
+    state: &AppState,
+    module: &'static str,
+    routes: OpenApiRouter<AppState>,
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> Router<AppState> {
+    let (router, doc) = routes.split_for_parts();
+    openapi.merge(doc);
+    router.route_layer(middleware::from_fn_with_state(
+        (state.clone(), module),
+        crate::auth::access::require_module,
+    ))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -142,13 +161,24 @@ pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = api_routes().split_for_parts();
     let (public, public_doc) = public_routes().split_for_parts();
     openapi.merge(public_doc);
-    let (finance, finance_doc) = crate::finance::routes().split_for_parts();
-    openapi.merge(finance_doc);
-    // The module gate, once, around every route of the addon.
-    let finance = finance.route_layer(middleware::from_fn_with_state(
-        (state.clone(), crate::finance::MODULE),
-        crate::auth::access::require_module,
-    ));
+    let finance = gated(
+        &state,
+        crate::finance::MODULE,
+        crate::finance::routes(),
+        &mut openapi,
+    );
+    let venue = gated(
+        &state,
+        "venue",
+        crate::directory::venue_routes(),
+        &mut openapi,
+    );
+    let artist = gated(
+        &state,
+        "artist",
+        crate::directory::artist_routes(),
+        &mut openapi,
+    );
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let docs_html = Arc::new(service::docs_page::render(&openapi));
     let limits = Limits {
@@ -158,6 +188,8 @@ pub fn router(state: AppState) -> Router {
     let routes = api
         .merge(public.layer(cors(&state.config.public_cors_origins)))
         .merge(finance)
+        .merge(venue)
+        .merge(artist)
         .route(
             "/openapi.json",
             axum::routing::get(move || {

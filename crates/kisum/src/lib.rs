@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod core;
+pub mod directory;
 pub mod finance;
 pub mod ids;
 pub mod jobs;

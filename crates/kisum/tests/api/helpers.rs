@@ -284,3 +284,17 @@ impl TestApp {
             .to_string()
     }
 }
+
+impl TestApp {
+    /// A tenant call as a signed-up user in their own company.
+    pub async fn by(
+        &self,
+        who: &SignedUp,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        self.as_member(&who.token, &who.company, method, path, body)
+            .await
+    }
+}

@@ -6,5 +6,6 @@ mod helpers;
 mod auth;
 mod catalog;
 mod companies;
+mod directory;
 mod finance;
 mod subscriptions;
