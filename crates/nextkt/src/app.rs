@@ -61,6 +61,7 @@ use crate::tickets::page as ticket_page;
         (name = "payments", description = "Payment providers: the simulated pay page and provider webhooks"),
         (name = "tickets", description = "The public ticket page"),
         (name = "gate", description = "Check-in lists, scanner devices and scans"),
+        (name = "kisum", description = "Kisum's venue and artist directory, looked up through Nextkt"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -240,6 +241,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
             fees::set_for_organization,
             fees::clear_for_organization
         ))
+        .routes(routes!(crate::kisum::venues))
+        .routes(routes!(crate::kisum::venue))
+        .routes(routes!(crate::kisum::artists))
+        .routes(routes!(crate::kisum::artist))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))
@@ -393,7 +398,27 @@ impl Application {
             .unwrap_or_else(|| format!("http://{bound}"))
             .into();
         let http = crate::platform::http::client(config.extra_ca_file.as_deref())?;
+        let kisum = match (&config.kisum_url, &config.kisum_internal_api_key) {
+            (Some(url), Some(key)) => {
+                let parsed = reqwest::Url::parse(url)
+                    .map_err(|e| anyhow::anyhow!("NEXTKT_KISUM_URL {url:?}: {e}"))?;
+                anyhow::ensure!(
+                    matches!(parsed.scheme(), "http" | "https"),
+                    "NEXTKT_KISUM_URL must be an http(s) URL"
+                );
+                Some(Arc::new(crate::kisum::KisumClient::new(
+                    url,
+                    key,
+                    http.clone(),
+                )))
+            }
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "set both NEXTKT_KISUM_URL and NEXTKT_KISUM_INTERNAL_API_KEY, or neither"
+            ),
+        };
         let state = AppState {
+            kisum,
             base_url,
             http,
             auth_limits: AuthLimits::new(config.auth_rate_per_ip, config.auth_rate_per_account),

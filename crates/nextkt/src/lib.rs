@@ -13,6 +13,7 @@ pub mod gate;
 pub mod ids;
 pub mod inventory;
 pub mod jobs;
+pub mod kisum;
 pub mod notify;
 pub mod payments;
 pub mod platform;

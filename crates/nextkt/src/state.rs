@@ -31,6 +31,8 @@ pub struct AppState {
     pub base_url: Arc<str>,
     /// Outgoing HTTP: payment providers, the simulated provider's callbacks.
     pub http: reqwest::Client,
+    /// Kisum's internal API (venues, artists), when configured.
+    pub kisum: Option<Arc<crate::kisum::KisumClient>>,
 }
 
 impl AppState {

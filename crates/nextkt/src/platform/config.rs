@@ -139,6 +139,15 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_XENDIT_CALLBACK_TOKEN", hide_env_values = true)]
     pub xendit_callback_token: Option<String>,
 
+    /// Kisum's address (its internal routes), where venues and artists come from, e.g.
+    /// `http://127.0.0.1:3099`. Unset: Kisum lookups answer 503 `kisum_not_configured`.
+    #[arg(long, env = "NEXTKT_KISUM_URL")]
+    pub kisum_url: Option<String>,
+
+    /// The internal key Kisum gave this server (`X-Internal-API-Key` on Kisum's side).
+    #[arg(long, env = "NEXTKT_KISUM_INTERNAL_API_KEY", hide_env_values = true)]
+    pub kisum_internal_api_key: Option<String>,
+
     /// Xendit's API address (a local stand-in in tests).
     #[arg(
         long,

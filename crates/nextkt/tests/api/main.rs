@@ -18,6 +18,7 @@ mod guests;
 mod idempotency;
 mod input;
 mod isolation;
+mod kisum;
 mod lists;
 mod members;
 mod money;

@@ -1,0 +1,214 @@
+//! Nextkt with a real Kisum beside it (in-process, on a database of the same engine):
+//! operators look up Kisum's venues and artists through Nextkt; what Kisum cannot answer is
+//! said plainly, never invented.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Auth, Backend, TestApp, spawn_app_with};
+
+const KISUM_KEY: &str = "kisum-internal-key-for-nextkt-0123";
+
+/// A running Kisum, with a venue company that has published one venue and an artist
+/// company with one profile.
+pub struct Kisum {
+    pub base: String,
+    pub venue_id: String,
+    pub artist_id: String,
+    pub venue_owner: (String, String),
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _database: service::testkit::TestDatabase,
+}
+
+impl Kisum {
+    pub async fn start(backend: Backend) -> Kisum {
+        service::http::install_crypto_provider();
+        let (url, database) =
+            service::testkit::fresh_database(backend, "kisum", "NEXTKT_TEST_DATABASE_URL").await;
+        let mut config = kisum::platform::config::ServeConfig::defaults();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.database.database_url = url;
+        config.database.db_max_connections = 4;
+        config.internal_api_key = Some(KISUM_KEY.into());
+        config.no_jobs = true;
+        config.auth_rate_per_ip = 10_000;
+        let app = kisum::Application::build(config)
+            .await
+            .expect("kisum builds");
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let signup = |email: &str, package: &str| {
+            let client = client.clone();
+            let base = base.clone();
+            let body = json!({ "email": email, "password": "a long password", "name": "Owner",
+                               "companyName": email, "package": package });
+            async move {
+                let resp = client
+                    .post(format!("{base}/auth/signup"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 201);
+                let v: Value = resp.json().await.unwrap();
+                (
+                    v["accessToken"].as_str().unwrap().to_string(),
+                    v["companyId"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        let post = |who: &(String, String), path: &str, body: Value| {
+            let client = client.clone();
+            let url = format!("{base}{path}");
+            let (token, company) = who.clone();
+            async move {
+                let resp = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .header("x-org", company)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 201);
+                resp.json::<Value>().await.unwrap()
+            }
+        };
+        let venue_owner = signup("hall@kisum.test", "basic_venue").await;
+        let venue = post(
+            &venue_owner,
+            "/venue/venues",
+            json!({ "name": "Istora Senayan", "address": "Jl. Pintu Satu", "city": "Jakarta",
+                    "country": "ID", "timezone": "Asia/Jakarta", "capacity": 7000 }),
+        )
+        .await;
+        let agency = signup("agency@kisum.test", "basic_artist").await;
+        let artist = post(
+            &agency,
+            "/artist/profiles",
+            json!({ "name": "Hindia", "country": "ID", "genres": ["pop"] }),
+        )
+        .await;
+        Kisum {
+            venue_id: venue["id"].as_str().unwrap().to_string(),
+            artist_id: artist["id"].as_str().unwrap().to_string(),
+            venue_owner,
+            base,
+            shutdown: Some(tx),
+            _database: database,
+        }
+    }
+
+    /// Stops the server (its port stops answering).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn with_kisum(backend: Backend) -> (TestApp, Kisum) {
+    let kisum = Kisum::start(backend).await;
+    let base = kisum.base.clone();
+    let app = spawn_app_with(backend, move |c| {
+        c.kisum_url = Some(base);
+        c.kisum_internal_api_key = Some(KISUM_KEY.into());
+    })
+    .await;
+    (app, kisum)
+}
+
+async fn operators_look_up_kisum_venues_and_artists(backend: Backend) {
+    let (app, mut kisum) = with_kisum(backend).await;
+    let owner = app.signup("ops@promo.test").await;
+    let auth = Auth::bearer(&owner.token);
+    let found = app.get("/admin/venues?q=istora", &auth).await.expect(200);
+    assert_eq!(found["items"][0]["id"], kisum.venue_id.as_str());
+    assert_eq!(found["items"][0]["timezone"], "Asia/Jakarta");
+    let venue = app
+        .get(&format!("/admin/venues/{}", kisum.venue_id), &auth)
+        .await
+        .expect(200);
+    assert_eq!(venue["name"], "Istora Senayan");
+    assert_eq!(venue["capacity"], 7000);
+    let artists = app.get("/admin/artists?genre=pop", &auth).await.expect(200);
+    assert_eq!(artists["items"][0]["id"], kisum.artist_id.as_str());
+    let artist = app
+        .get(&format!("/admin/artists/{}", kisum.artist_id), &auth)
+        .await
+        .expect(200);
+    assert_eq!(artist["name"], "Hindia");
+    app.get("/admin/venues/no-such-venue", &auth)
+        .await
+        .expect_problem(404, "not_found");
+    app.get("/admin/venues/bad%20id", &auth)
+        .await
+        .expect_problem(404, "not_found");
+    // Kisum goes away: a clear 503, never a made-up answer.
+    kisum.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.get("/admin/venues?q=istora", &auth)
+        .await
+        .expect_problem(503, "kisum_unavailable");
+    app.get(&format!("/admin/artists/{}", kisum.artist_id), &auth)
+        .await
+        .expect_problem(503, "kisum_unavailable");
+    let _ = &kisum.venue_owner;
+}
+
+async fn a_wrong_key_or_no_kisum_is_said_plainly(backend: Backend) {
+    let kisum = Kisum::start(backend).await;
+    let base = kisum.base.clone();
+    let app = spawn_app_with(backend, move |c| {
+        c.kisum_url = Some(base);
+        c.kisum_internal_api_key = Some("not-the-kisum-key-at-all".into());
+    })
+    .await;
+    let owner = app.signup("ops@wrong.test").await;
+    let auth = Auth::bearer(&owner.token);
+    app.get("/admin/venues", &auth)
+        .await
+        .expect_problem(503, "kisum_unavailable");
+    let plain = spawn_app_with(backend, |_| {}).await;
+    let owner = plain.signup("ops@plain.test").await;
+    plain
+        .get("/admin/artists", &Auth::bearer(&owner.token))
+        .await
+        .expect_problem(503, "kisum_not_configured");
+    // Buyers and gate staff do not look things up in Kisum.
+    let (_, gate_key) = plain.api_key(&owner, "gate").await;
+    plain
+        .call(Method::GET, "/admin/venues", &Auth::bearer(&gate_key), None)
+        .await
+        .expect_problem(403, "forbidden");
+}
+
+mod lookups {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        operators_look_up_kisum_venues_and_artists(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        operators_look_up_kisum_venues_and_artists(Backend::Postgres).await
+    }
+}
+
+mod misconfigured {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        a_wrong_key_or_no_kisum_is_said_plainly(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        a_wrong_key_or_no_kisum_is_said_plainly(Backend::Postgres).await
+    }
+}
