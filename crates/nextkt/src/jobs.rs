@@ -20,6 +20,20 @@ pub fn start(state: &AppState, transport: Transport) -> Vec<JoinHandle<()>> {
     if !state.config.run_jobs {
         return jobs;
     }
+    if state.kisum.is_some() {
+        let s = state.clone();
+        jobs.push(spawn(every(
+            "kisum snapshot refresh",
+            crate::kisum::snapshots::period(),
+            move || {
+                let s = s.clone();
+                async move {
+                    crate::kisum::snapshots::refresh_once(&s).await?;
+                    Ok(())
+                }
+            },
+        )));
+    }
     let s = state.clone();
     jobs.push(spawn(every(
         "hold sweeper",

@@ -25,6 +25,7 @@ const OWNERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("buyers", &["buyers"]),
+    ("kisum", &["kisum_snapshots"]),
     (
         "catalog",
         &["events", "ticket_types", "sections", "seats", "hotspots"],

@@ -5,6 +5,7 @@
 
 pub mod client;
 mod handlers;
+pub mod snapshots;
 
 pub use client::{Artist, KisumClient, KisumError, Venue};
 pub use handlers::*;

@@ -148,6 +148,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTKT_KISUM_INTERNAL_API_KEY", hide_env_values = true)]
     pub kisum_internal_api_key: Option<String>,
 
+    /// How often each Kisum venue and artist that events reference is read again, in
+    /// seconds (a change in Kisum reaches events' snapshots within about this long).
+    #[arg(long, env = "NEXTKT_KISUM_REFRESH_SECS", default_value_t = 300)]
+    pub kisum_refresh_secs: u64,
+
     /// Xendit's API address (a local stand-in in tests).
     #[arg(
         long,

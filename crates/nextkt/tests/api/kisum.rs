@@ -83,7 +83,7 @@ impl Kisum {
             &venue_owner,
             "/venue/venues",
             json!({ "name": "Istora Senayan", "address": "Jl. Pintu Satu", "city": "Jakarta",
-                    "country": "ID", "timezone": "Asia/Jakarta", "capacity": 7000 }),
+                    "country": "ID", "timezone": "Asia/Makassar", "capacity": 7000 }),
         )
         .await;
         let agency = signup("agency@kisum.test", "basic_artist").await;
@@ -103,11 +103,64 @@ impl Kisum {
         }
     }
 
+    /// Renames the venue, as its owner does in Kisum.
+    pub async fn rename_venue(&self, name: &str) {
+        let resp = reqwest::Client::new()
+            .patch(format!("{}/venue/venues/{}", self.base, self.venue_id))
+            .bearer_auth(&self.venue_owner.0)
+            .header("x-org", &self.venue_owner.1)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
     /// Stops the server (its port stops answering).
     pub fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// A TCP relay in front of Kisum that can be cut (new connections refused, open ones
+/// dropped) and restored, as a network would.
+pub struct Relay {
+    pub base: String,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    pub async fn start(target: &str) -> Relay {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*watch.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Relay { base, up }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        let _ = self.up.send(up);
     }
 }
 
@@ -128,7 +181,7 @@ async fn operators_look_up_kisum_venues_and_artists(backend: Backend) {
     let auth = Auth::bearer(&owner.token);
     let found = app.get("/admin/venues?q=istora", &auth).await.expect(200);
     assert_eq!(found["items"][0]["id"], kisum.venue_id.as_str());
-    assert_eq!(found["items"][0]["timezone"], "Asia/Jakarta");
+    assert_eq!(found["items"][0]["timezone"], "Asia/Makassar");
     let venue = app
         .get(&format!("/admin/venues/{}", kisum.venue_id), &auth)
         .await
@@ -210,5 +263,121 @@ mod misconfigured {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         a_wrong_key_or_no_kisum_is_said_plainly(Backend::Postgres).await
+    }
+}
+
+async fn events_keep_kisum_snapshots_and_follow_changes(backend: Backend) {
+    let kisum = Kisum::start(backend).await;
+    let relay = Relay::start(&kisum.base).await;
+    let base = relay.base.clone();
+    let app = spawn_app_with(backend, move |c| {
+        c.kisum_url = Some(base);
+        c.kisum_internal_api_key = Some(KISUM_KEY.into());
+    })
+    .await;
+    let owner = app.signup("promoter@events.test").await;
+    let auth = Auth::bearer(&owner.token);
+    let event = json!({
+        "title": { "en": "Hindia Live" },
+        "starts_at": "2030-03-01T19:00:00+08:00",
+        "ends_at": "2030-03-01T23:00:00+08:00",
+        "venue": { "id": kisum.venue_id },
+        "artist_ids": [kisum.artist_id],
+    });
+    let created = app
+        .post("/admin/events", &auth, event.clone())
+        .await
+        .expect(201);
+    assert_eq!(created["venue"]["name"], "Istora Senayan");
+    assert_eq!(created["venue"]["city"], "Jakarta");
+    assert_eq!(created["venue"]["capacity"], 7000);
+    assert_eq!(created["venue"]["snapshot"], "fresh");
+    assert_eq!(
+        created["timezone"], "Asia/Makassar",
+        "the venue's zone, none was given"
+    );
+    assert_eq!(created["artists"][0]["name"], "Hindia");
+    let event_id = created["id"].as_str().unwrap().to_string();
+
+    // Ids Kisum does not know are refused, and nothing is written.
+    let before = app.count("events").await;
+    let mut unknown = event.clone();
+    unknown["venue"] = json!({ "id": "no-such-venue" });
+    app.post("/admin/events", &auth, unknown)
+        .await
+        .expect_problem(422, "unknown_venue");
+    let mut unknown = event.clone();
+    unknown["artist_ids"] = json!(["no-such-artist"]);
+    app.post("/admin/events", &auth, unknown)
+        .await
+        .expect_problem(422, "unknown_artist");
+    assert_eq!(app.count("events").await, before);
+
+    // A rename in Kisum reaches the event through the refresh job, once it is due.
+    kisum.rename_venue("Istora Gelora").await;
+    assert_eq!(
+        nextkt::kisum::snapshots::refresh_once(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "not due yet"
+    );
+    app.clock.advance_secs(301);
+    assert!(
+        nextkt::kisum::snapshots::refresh_once(&app.state)
+            .await
+            .unwrap()
+            >= 1
+    );
+    let read = app
+        .get(&format!("/admin/events/{event_id}"), &auth)
+        .await
+        .expect(200);
+    assert_eq!(read["venue"]["name"], "Istora Gelora");
+
+    // Kisum unreachable: the event is still saved, with the id and a pending snapshot.
+    relay.set_up(false);
+    let pending = app
+        .post("/admin/events", &auth, event.clone())
+        .await
+        .expect(201);
+    assert_eq!(pending["venue"]["id"], kisum.venue_id.as_str());
+    assert_eq!(pending["venue"]["snapshot"], "pending");
+    assert_eq!(pending["artists"][0]["snapshot"], "pending");
+    let pending_id = pending["id"].as_str().unwrap().to_string();
+    app.get("/admin/venues", &auth)
+        .await
+        .expect_problem(503, "kisum_unavailable");
+    // Events that were read before keep showing what was read.
+    let read = app
+        .get(&format!("/admin/events/{event_id}"), &auth)
+        .await
+        .expect(200);
+    assert_eq!(read["venue"]["name"], "Istora Gelora");
+    // Back again: the job fills the pending snapshot in.
+    relay.set_up(true);
+    app.clock.advance_secs(31);
+    nextkt::kisum::snapshots::refresh_once(&app.state)
+        .await
+        .unwrap();
+    let filled = app
+        .get(&format!("/admin/events/{pending_id}"), &auth)
+        .await
+        .expect(200);
+    assert_eq!(filled["venue"]["name"], "Istora Gelora");
+    assert_eq!(filled["venue"]["snapshot"], "fresh");
+    assert_eq!(filled["artists"][0]["name"], "Hindia");
+}
+
+mod snapshots {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        events_keep_kisum_snapshots_and_follow_changes(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        events_keep_kisum_snapshots_and_follow_changes(Backend::Postgres).await
     }
 }

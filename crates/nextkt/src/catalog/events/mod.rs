@@ -22,6 +22,7 @@ use crate::platform::error::ApiError;
 // A glob, so the `__path_*` items `#[utoipa::path]` generates beside each handler come
 // along: the router's `routes!(events::list)` needs them here.
 pub use handlers::*;
+pub use service::{apply_artist_snapshot, apply_venue_snapshot};
 pub use store::{EVENT_COLUMNS, find, find_in};
 pub use types::{Event, EventInput};
 
@@ -29,12 +30,34 @@ pub const DEFAULT_HOLD_MINUTES: i64 = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VenueRef {
-    /// The Kisum venue id, when the venue comes from Kisum.
+    /// The Kisum venue id, when the venue comes from Kisum. With Kisum connected, its name,
+    /// city, address, capacity and time zone come from Kisum (what is sent is ignored).
     pub id: Option<String>,
+    /// Required unless `id` names a Kisum venue.
+    #[serde(default)]
     pub name: String,
     pub city: Option<String>,
     pub address: Option<String>,
     pub capacity: Option<i64>,
+    /// The venue's IANA time zone (from Kisum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// For a Kisum venue: `fresh` (read from Kisum), `pending` (Kisum did not answer when
+    /// the event was saved; filled in when it does) or `missing` (Kisum no longer has it).
+    /// Set by the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+/// An artist an event shows: a Kisum artist id and what Kisum said of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ArtistRef {
+    pub id: String,
+    /// Empty while the snapshot is pending (or when Kisum is not connected).
+    pub name: String,
+    pub image_url: Option<String>,
+    /// `fresh`, `pending` or `missing`; absent when Kisum is not connected.
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -103,6 +126,7 @@ pub struct EventRow {
     pub venue_json: Option<String>,
     pub city: Option<String>,
     pub artist_ids_json: String,
+    pub artists_json: String,
     pub status: String,
     pub visibility: String,
     pub access_key: Option<String>,

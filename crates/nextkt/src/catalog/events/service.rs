@@ -3,9 +3,11 @@
 
 use super::store;
 use super::types::{Event, EventInput};
-use super::{DEFAULT_HOLD_MINUTES, EventRow, VenueRef, Visibility};
+use super::{ArtistRef, DEFAULT_HOLD_MINUTES, EventRow, VenueRef, Visibility};
 use crate::commerce::pricing::FeePayer;
 use crate::ids::{EventId, OrgId};
+use crate::kisum::snapshots::{self, ArtistSnapshot, Resolved, VenueSnapshot};
+use crate::platform::db::Tx;
 use crate::platform::error::{ApiError, ApiResult};
 use crate::platform::secrets::new_token;
 use crate::platform::validate;
@@ -57,7 +59,12 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
         row.timezone = validate::timezone("timezone", tz)?;
     }
     if let Some(venue) = input.venue {
-        let name = validate::text("venue.name", &venue.name, 200)?;
+        let name = if venue.id.is_some() && venue.name.trim().is_empty() {
+            // A Kisum venue's name comes from Kisum.
+            String::new()
+        } else {
+            validate::text("venue.name", &venue.name, 200)?
+        };
         let city = validate::opt_text("venue.city", venue.city.as_deref(), 100)?;
         let address = validate::opt_text("venue.address", venue.address.as_deref(), 500)?;
         let id = validate::opt_text("venue.id", venue.id.as_deref(), 100)?;
@@ -70,6 +77,9 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
             name,
             city,
             address,
+            // Set from Kisum, never from the request.
+            timezone: None,
+            snapshot: None,
             ..venue
         };
         row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
@@ -83,6 +93,16 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
             return Err(ApiError::invalid("artist_ids", "up to 100 plain ids"));
         }
         row.artist_ids_json = serde_json::to_string(artists).unwrap_or_default();
+        let plain: Vec<ArtistRef> = artists
+            .iter()
+            .map(|id| ArtistRef {
+                id: id.clone(),
+                name: String::new(),
+                image_url: None,
+                snapshot: None,
+            })
+            .collect();
+        row.artists_json = serde_json::to_string(&plain).unwrap_or_default();
     }
     if let Some(visibility) = input.visibility {
         row.visibility = visibility.as_str().to_string();
@@ -160,6 +180,189 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// What Kisum said of the venue and artists an event input names, read before the event's
+/// transaction (Kisum is never called with a transaction open).
+#[derive(Default)]
+struct KisumRefs {
+    venue: Option<(String, Resolved<VenueSnapshot>)>,
+    artists: Vec<(String, Resolved<ArtistSnapshot>)>,
+}
+
+async fn resolve_refs(state: &AppState, input: &EventInput) -> ApiResult<KisumRefs> {
+    let mut refs = KisumRefs::default();
+    if let Some(id) = input.venue.as_ref().and_then(|v| v.id.as_deref())
+        && let Some(resolved) = snapshots::resolve_venue(state, id).await?
+    {
+        refs.venue = Some((id.to_string(), resolved));
+    }
+    if let Some(ids) = &input.artist_ids {
+        for id in ids.iter().take(100) {
+            if let Some(resolved) = snapshots::resolve_artist(state, id).await? {
+                refs.artists.push((id.clone(), resolved));
+            }
+        }
+    }
+    Ok(refs)
+}
+
+fn venue_from(id: &str, snapshot: &VenueSnapshot) -> VenueRef {
+    VenueRef {
+        id: Some(id.to_string()),
+        name: snapshot.name.clone(),
+        city: Some(snapshot.city.clone()),
+        address: Some(snapshot.address.clone()),
+        capacity: Some(snapshot.capacity),
+        timezone: Some(snapshot.timezone.clone()),
+        snapshot: Some(
+            if snapshot.archived {
+                "archived"
+            } else {
+                "fresh"
+            }
+            .to_string(),
+        ),
+    }
+}
+
+fn artist_from(id: &str, resolved: &Resolved<ArtistSnapshot>) -> ArtistRef {
+    match resolved {
+        Resolved::Fresh(a, _) | Resolved::Stale(a) => ArtistRef {
+            id: id.to_string(),
+            name: a.name.clone(),
+            image_url: a.image_url.clone(),
+            snapshot: Some(
+                match resolved {
+                    Resolved::Fresh(..) if a.archived => "archived",
+                    Resolved::Fresh(..) => "fresh",
+                    _ => "pending",
+                }
+                .into(),
+            ),
+        },
+        Resolved::Pending => ArtistRef {
+            id: id.to_string(),
+            name: String::new(),
+            image_url: None,
+            snapshot: Some("pending".into()),
+        },
+    }
+}
+
+/// Puts what Kisum said on the row: the venue's fields (and, unless the input named one,
+/// its time zone as the event's), and the artists.
+fn apply_refs(row: &mut EventRow, refs: &KisumRefs, timezone_given: bool) {
+    if let Some((id, resolved)) = &refs.venue {
+        let venue = match resolved {
+            Resolved::Fresh(snapshot, _) => {
+                if !timezone_given {
+                    row.timezone = snapshot.timezone.clone();
+                }
+                venue_from(id, snapshot)
+            }
+            Resolved::Stale(snapshot) => {
+                // The last snapshot held, not confirmed now.
+                let mut venue = venue_from(id, snapshot);
+                venue.snapshot = Some("pending".into());
+                venue
+            }
+            Resolved::Pending => {
+                let mut given: VenueRef = row
+                    .venue_json
+                    .as_deref()
+                    .and_then(|v| serde_json::from_str(v).ok())
+                    .unwrap_or(VenueRef {
+                        id: Some(id.clone()),
+                        name: String::new(),
+                        city: None,
+                        address: None,
+                        capacity: None,
+                        timezone: None,
+                        snapshot: None,
+                    });
+                given.snapshot = Some("pending".into());
+                given
+            }
+        };
+        row.city = venue.city.clone();
+        row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
+    }
+    if !refs.artists.is_empty() {
+        let artists: Vec<ArtistRef> = refs
+            .artists
+            .iter()
+            .map(|(id, resolved)| artist_from(id, resolved))
+            .collect();
+        row.artists_json = serde_json::to_string(&artists).unwrap_or_default();
+    }
+}
+
+async fn remember_refs(state: &AppState, tx: &mut Tx, refs: &KisumRefs) -> Result<(), sqlx::Error> {
+    if let Some((id, resolved)) = &refs.venue {
+        snapshots::remember_venue(state, tx, id, resolved).await?;
+    }
+    for (id, resolved) in &refs.artists {
+        snapshots::remember_artist(state, tx, id, resolved).await?;
+    }
+    Ok(())
+}
+
+/// The refresh job's hand-over: every event showing Kisum venue `venue_id` takes the new
+/// snapshot (name, city, address, capacity, time zone of the venue; the event's own time
+/// zone stays as set).
+pub async fn apply_venue_snapshot(
+    tx: &mut Tx,
+    venue_id: &str,
+    snapshot: &VenueSnapshot,
+) -> Result<usize, sqlx::Error> {
+    let needle = serde_json::to_string(&serde_json::json!({ "id": venue_id })).unwrap_or_default();
+    let needle = needle.trim_start_matches('{').trim_end_matches('}');
+    let mut changed = 0;
+    for mut row in store::mentioning(tx, "venue_json", needle).await? {
+        let current: Option<VenueRef> = row
+            .venue_json
+            .as_deref()
+            .and_then(|v| serde_json::from_str(v).ok());
+        if current.and_then(|v| v.id).as_deref() != Some(venue_id) {
+            continue;
+        }
+        let venue =
+            Some(serde_json::to_string(&venue_from(venue_id, snapshot)).unwrap_or_default());
+        if row.venue_json == venue {
+            continue;
+        }
+        row.city = Some(snapshot.city.clone());
+        row.venue_json = venue;
+        store::save_references(tx, &row).await?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+/// The refresh job's hand-over for an artist: every event showing it takes the new name
+/// and image.
+pub async fn apply_artist_snapshot(
+    tx: &mut Tx,
+    artist_id: &str,
+    snapshot: &ArtistSnapshot,
+) -> Result<usize, sqlx::Error> {
+    let needle = serde_json::to_string(artist_id).unwrap_or_default();
+    let mut changed = 0;
+    for mut row in store::mentioning(tx, "artist_ids_json", &needle).await? {
+        let mut artists: Vec<ArtistRef> =
+            serde_json::from_str(&row.artists_json).unwrap_or_default();
+        for artist in artists.iter_mut().filter(|a| a.id == artist_id) {
+            *artist = artist_from(artist_id, &Resolved::Fresh(snapshot.clone(), String::new()));
+        }
+        let json = serde_json::to_string(&artists).unwrap_or_default();
+        if json != row.artists_json {
+            row.artists_json = json;
+            store::save_references(tx, &row).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
 /// Creates an event (as a draft) in the organization's zone and currency, unless `input`
 /// says otherwise. The caller has checked that the title and times are there.
 #[tracing::instrument(skip_all, fields(org_id = %org_id))]
@@ -202,10 +405,15 @@ pub async fn create(
         buyer_transfers: 0,
         transfer_cutoff_seconds: 0,
         currency: org.currency,
+        artists_json: "[]".into(),
     };
+    let refs = resolve_refs(state, &input).await?;
+    let timezone_given = input.timezone.is_some();
     apply(&mut row, input)?;
+    apply_refs(&mut row, &refs, timezone_given);
     let mut tx = state.db.begin().await?;
     store::insert(&mut tx, &row).await?;
+    remember_refs(state, &mut tx, &refs).await?;
     let event: Event = row.into();
     audit::record(
         &mut tx,
@@ -235,13 +443,17 @@ pub async fn update(
     event_id: &EventId,
     input: EventInput,
 ) -> ApiResult<Event> {
+    let refs = resolve_refs(state, &input).await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let mut row = store::find_in(&state.db, &mut tx, org_id, event_id).await?;
     let before = serde_json::to_value(Event::from(row.clone())).ok();
     let new_mode = input.mode;
     let old_currency = row.currency.clone();
+    let timezone_given = true;
     apply(&mut row, input)?;
+    apply_refs(&mut row, &refs, timezone_given);
+    remember_refs(state, &mut tx, &refs).await?;
     if row.currency != old_currency {
         let types = store::ticket_type_count(&mut tx, &row.id).await?;
         if types > 0 {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{EventRow, Mode, VenueRef, Visibility};
+use super::{ArtistRef, EventRow, Mode, VenueRef, Visibility};
 use crate::commerce::pricing::FeePayer;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 
@@ -23,6 +23,8 @@ pub struct Event {
     pub venue: Option<VenueRef>,
     /// Kisum artist ids.
     pub artist_ids: Vec<String>,
+    /// The artists as Kisum named them (a snapshot per id, refreshed by a job).
+    pub artists: Vec<ArtistRef>,
     /// `draft`, `published`, `ended` or `cancelled`.
     pub status: String,
     pub visibility: Visibility,
@@ -62,6 +64,7 @@ impl From<EventRow> for Event {
                 .as_deref()
                 .and_then(|v| serde_json::from_str(v).ok()),
             artist_ids: serde_json::from_str(&row.artist_ids_json).unwrap_or_default(),
+            artists: serde_json::from_str(&row.artists_json).unwrap_or_default(),
             visibility: row.visibility(),
             mode: row.mode(),
             fee_payer: row.fee_payer(),
