@@ -1,5 +1,5 @@
 -- Kisum's venues and artists that events reference, as last read from Kisum (owner:
--- kisum), and the artists an event shows (owner: catalog). A snapshot is `fresh` (read
+-- kisum), and the artists and hosts an event shows (owner: catalog). A snapshot is `fresh` (read
 -- from Kisum), `pending` (Kisum did not answer when the event was saved) or `missing` (Kisum
 -- no longer knows the id); the refresh job claims rows through `next_attempt_at`.
 
@@ -19,3 +19,5 @@ CREATE TABLE kisum_snapshots (
 CREATE INDEX kisum_snapshots_due ON kisum_snapshots (next_attempt_at);
 
 ALTER TABLE events ADD COLUMN artists_json TEXT NOT NULL DEFAULT '[]';
+-- The promoters or partners presenting the event, with their share of attribution.
+ALTER TABLE events ADD COLUMN hosts_json TEXT NOT NULL DEFAULT '[]';

@@ -193,6 +193,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_orders::get))
         .routes(routes!(admin_orders::resend))
         .routes(routes!(admin_orders::cancel))
+        .routes(routes!(crate::commerce::sales::event_sales))
         .routes(routes!(refunds::create))
         .routes(routes!(refunds::list))
         .routes(routes!(refunds::get))

@@ -22,6 +22,20 @@ pub fn zone(name: &str) -> Option<TimeZone> {
     zone.iana_name().is_some().then_some(zone)
 }
 
+/// The calendar date (`YYYY-MM-DD`) of an instant in a zone (UTC when the zone is unknown).
+pub fn local_date(at: Millis, zone_name: &str) -> String {
+    let zone = zone(zone_name).unwrap_or(TimeZone::UTC);
+    Timestamp::from_millisecond(at)
+        .map(|t| {
+            zone.to_offset_info(t)
+                .offset()
+                .to_datetime(t)
+                .date()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// The database's spelling of a zone's name (`asia/jakarta` → `Asia/Jakarta`).
 pub fn canonical_name(name: &str) -> Option<String> {
     zone(name).and_then(|z| z.iana_name().map(str::to_string))

@@ -14,3 +14,4 @@ pub mod orders;
 pub mod points;
 pub mod pricing;
 pub mod refunds;
+pub mod sales;

@@ -30,6 +30,7 @@ mod points;
 mod pricing;
 mod refunds;
 mod roles;
+mod sales;
 mod storefront;
 mod ticket_page;
 mod xendit;

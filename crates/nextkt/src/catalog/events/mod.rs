@@ -49,6 +49,17 @@ pub struct VenueRef {
     pub snapshot: Option<String>,
 }
 
+/// A promoter or partner presenting an event: free text, a Kisum company id, or both, with
+/// its share of the event's sales for attribution (basis points; the shares of an event add
+/// up to at most 10,000, the rest is unattributed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HostRef {
+    pub name: Option<String>,
+    pub kisum_company_id: Option<String>,
+    #[serde(default)]
+    pub share_bps: i64,
+}
+
 /// An artist an event shows: a Kisum artist id and what Kisum said of it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ArtistRef {
@@ -127,6 +138,7 @@ pub struct EventRow {
     pub city: Option<String>,
     pub artist_ids_json: String,
     pub artists_json: String,
+    pub hosts_json: String,
     pub status: String,
     pub visibility: String,
     pub access_key: Option<String>,

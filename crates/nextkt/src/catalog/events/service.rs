@@ -3,7 +3,7 @@
 
 use super::store;
 use super::types::{Event, EventInput};
-use super::{ArtistRef, DEFAULT_HOLD_MINUTES, EventRow, VenueRef, Visibility};
+use super::{ArtistRef, DEFAULT_HOLD_MINUTES, EventRow, HostRef, VenueRef, Visibility};
 use crate::commerce::pricing::FeePayer;
 use crate::ids::{EventId, OrgId};
 use crate::kisum::snapshots::{self, ArtistSnapshot, Resolved, VenueSnapshot};
@@ -25,6 +25,50 @@ fn opt_time(field: &str, value: &str) -> ApiResult<Option<i64>> {
 
 fn opt_limit(field: &str, value: i64) -> ApiResult<Option<i64>> {
     validate::range(field, value, 0, 10_000).map(|v| (v > 0).then_some(v))
+}
+
+/// Hosts: each named by text or a Kisum company id (or both), shares in basis points that
+/// add up to at most 10,000.
+fn check_hosts(hosts: &[HostRef]) -> ApiResult<Vec<HostRef>> {
+    if hosts.len() > 20 {
+        return Err(ApiError::invalid("hosts", "at most 20 hosts"));
+    }
+    let mut checked = Vec::with_capacity(hosts.len());
+    let mut total = 0;
+    for (i, host) in hosts.iter().enumerate() {
+        let at = |e: ApiError| e.at_item("hosts", i);
+        let name = validate::opt_text("name", host.name.as_deref(), 200).map_err(at)?;
+        let company = match host.kisum_company_id.as_deref() {
+            None | Some("") => None,
+            Some(id) if crate::platform::ids::is_valid_external_id(id) => Some(id.to_string()),
+            Some(_) => {
+                return Err(at(ApiError::invalid(
+                    "kisum_company_id",
+                    "not a company id",
+                )));
+            }
+        };
+        if name.is_none() && company.is_none() {
+            return Err(at(ApiError::invalid(
+                "name",
+                "name the host or give its kisum_company_id",
+            )));
+        }
+        let share = validate::range("share_bps", host.share_bps, 0, 10_000).map_err(at)?;
+        total += share;
+        checked.push(HostRef {
+            name,
+            kisum_company_id: company,
+            share_bps: share,
+        });
+    }
+    if total > 10_000 {
+        return Err(ApiError::invalid(
+            "hosts",
+            "the hosts' shares add up to more than 10,000 bps",
+        ));
+    }
+    Ok(checked)
 }
 
 /// Applies `input` to `row`, checking every field and the rules between them.
@@ -103,6 +147,9 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
             })
             .collect();
         row.artists_json = serde_json::to_string(&plain).unwrap_or_default();
+    }
+    if let Some(hosts) = &input.hosts {
+        row.hosts_json = serde_json::to_string(&check_hosts(hosts)?).unwrap_or_default();
     }
     if let Some(visibility) = input.visibility {
         row.visibility = visibility.as_str().to_string();
@@ -406,6 +453,7 @@ pub async fn create(
         transfer_cutoff_seconds: 0,
         currency: org.currency,
         artists_json: "[]".into(),
+        hosts_json: "[]".into(),
     };
     let refs = resolve_refs(state, &input).await?;
     let timezone_given = input.timezone.is_some();

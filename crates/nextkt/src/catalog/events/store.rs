@@ -6,7 +6,7 @@ use crate::platform::db::{Db, Tx};
 use crate::platform::error::{ApiError, ApiResult};
 
 pub const EVENT_COLUMNS: &str = "id, organization_id, title_json, description_json, starts_at, \
-    ends_at, timezone, venue_json, city, artist_ids_json, artists_json, status, visibility, \
+    ends_at, timezone, venue_json, city, artist_ids_json, artists_json, hosts_json, status, visibility, \
     access_key, mode, sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
     hold_extension_seconds, map_image_ref, created_at, updated_at, published_at, fee_payer, \
     buyer_transfers, transfer_cutoff_seconds, currency";
@@ -82,9 +82,9 @@ pub async fn insert(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
          timezone, venue_json, city, artist_ids_json, status, visibility, access_key, mode, \
          sale_starts_at, sale_ends_at, max_per_order, max_per_buyer, hold_seconds, \
          hold_extension_seconds, map_image_ref, search_text, created_at, updated_at, fee_payer, \
-         buyer_transfers, transfer_cutoff_seconds, currency, artists_json) \
+         buyer_transfers, transfer_cutoff_seconds, currency, artists_json, hosts_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23, $23, $24, $25, $26, $27, $28)",
+         $19, $20, $21, $22, $23, $23, $24, $25, $26, $27, $28, $29)",
     )
     .bind(row.id.clone())
     .bind(row.organization_id.clone())
@@ -114,6 +114,7 @@ pub async fn insert(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
     .bind(row.transfer_cutoff_seconds)
     .bind(row.currency.clone())
     .bind(row.artists_json.clone())
+    .bind(row.hosts_json.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -128,7 +129,7 @@ pub async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
          max_per_order = $15, max_per_buyer = $16, hold_seconds = $17, \
          hold_extension_seconds = $18, map_image_ref = $19, search_text = $20, updated_at = $21, \
          published_at = $22, fee_payer = $25, buyer_transfers = $26, transfer_cutoff_seconds = $27, \
-         currency = $28, artists_json = $29 \
+         currency = $28, artists_json = $29, hosts_json = $30 \
          WHERE id = $23 AND organization_id = $24",
     )
     .bind(row.title_json.clone())
@@ -160,6 +161,7 @@ pub async fn save(tx: &mut Tx, row: &EventRow) -> Result<(), sqlx::Error> {
     .bind(row.transfer_cutoff_seconds)
     .bind(row.currency.clone())
     .bind(row.artists_json.clone())
+    .bind(row.hosts_json.clone())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ArtistRef, EventRow, Mode, VenueRef, Visibility};
+use super::{ArtistRef, EventRow, HostRef, Mode, VenueRef, Visibility};
 use crate::commerce::pricing::FeePayer;
 use crate::platform::clock::{opt_rfc3339, rfc3339};
 
@@ -25,6 +25,8 @@ pub struct Event {
     pub artist_ids: Vec<String>,
     /// The artists as Kisum named them (a snapshot per id, refreshed by a job).
     pub artists: Vec<ArtistRef>,
+    /// Who presents the event, with their shares of attribution.
+    pub hosts: Vec<HostRef>,
     /// `draft`, `published`, `ended` or `cancelled`.
     pub status: String,
     pub visibility: Visibility,
@@ -65,6 +67,7 @@ impl From<EventRow> for Event {
                 .and_then(|v| serde_json::from_str(v).ok()),
             artist_ids: serde_json::from_str(&row.artist_ids_json).unwrap_or_default(),
             artists: serde_json::from_str(&row.artists_json).unwrap_or_default(),
+            hosts: serde_json::from_str(&row.hosts_json).unwrap_or_default(),
             visibility: row.visibility(),
             mode: row.mode(),
             fee_payer: row.fee_payer(),
@@ -104,6 +107,8 @@ pub struct EventInput {
     pub timezone: Option<String>,
     pub venue: Option<VenueRef>,
     pub artist_ids: Option<Vec<String>>,
+    /// Replaces the event's hosts (at most 20; shares add up to at most 10,000 bps).
+    pub hosts: Option<Vec<HostRef>>,
     pub visibility: Option<Visibility>,
     pub mode: Option<Mode>,
     /// `""` clears.
