@@ -62,6 +62,7 @@ use crate::tickets::page as ticket_page;
         (name = "tickets", description = "The public ticket page"),
         (name = "gate", description = "Check-in lists, scanner devices and scans"),
         (name = "kisum", description = "Kisum's venue and artist directory, looked up through Nextkt"),
+        (name = "network", description = "Read-only views for Kisum's apps of the events that involve a Kisum company (internal key + x-org)"),
         (name = "platform", description = "Health, readiness, metrics, API description"),
     )
 )]
@@ -246,6 +247,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::kisum::venue))
         .routes(routes!(crate::kisum::artists))
         .routes(routes!(crate::kisum::artist))
+        .routes(routes!(crate::kisum::network::events))
+        .routes(routes!(crate::kisum::network::event))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))

@@ -5,6 +5,7 @@
 
 pub mod client;
 mod handlers;
+pub mod network;
 pub mod snapshots;
 
 pub use client::{Artist, KisumClient, KisumError, Venue};

@@ -18,6 +18,9 @@ use service::jobs::Lease;
 /// What an event keeps of a Kisum venue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VenueSnapshot {
+    /// The Kisum venue company that owns it.
+    #[serde(default)]
+    pub company_id: String,
     pub name: String,
     pub city: String,
     pub address: String,
@@ -31,6 +34,8 @@ pub struct VenueSnapshot {
 /// What an event keeps of a Kisum artist.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ArtistSnapshot {
+    #[serde(default)]
+    pub company_id: String,
     pub name: String,
     pub image_url: Option<String>,
     pub archived: bool,
@@ -39,6 +44,7 @@ pub struct ArtistSnapshot {
 impl From<&Venue> for VenueSnapshot {
     fn from(v: &Venue) -> Self {
         VenueSnapshot {
+            company_id: v.company_id.clone(),
             name: v.name.clone(),
             city: v.city.clone(),
             address: v.address.clone(),
@@ -53,6 +59,7 @@ impl From<&Venue> for VenueSnapshot {
 impl From<&super::client::Artist> for ArtistSnapshot {
     fn from(a: &super::client::Artist) -> Self {
         ArtistSnapshot {
+            company_id: a.company_id.clone(),
             name: a.name.clone(),
             image_url: a.image_url.clone(),
             archived: a.archived,

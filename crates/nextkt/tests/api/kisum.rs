@@ -16,6 +16,7 @@ pub struct Kisum {
     pub venue_id: String,
     pub artist_id: String,
     pub venue_owner: (String, String),
+    pub artist_owner: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _database: service::testkit::TestDatabase,
 }
@@ -94,6 +95,7 @@ impl Kisum {
         )
         .await;
         Kisum {
+            artist_owner: agency.1.clone(),
             venue_id: venue["id"].as_str().unwrap().to_string(),
             artist_id: artist["id"].as_str().unwrap().to_string(),
             venue_owner,
@@ -379,5 +381,125 @@ mod snapshots {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         events_keep_kisum_snapshots_and_follow_changes(Backend::Postgres).await
+    }
+}
+
+async fn kisum_sees_the_events_that_involve_each_company(backend: Backend) {
+    let (app, kisum) = with_kisum(backend).await;
+    let owner = app.signup("organizer@network.test").await;
+    let ev = app
+        .ga_event(
+            &owner,
+            50,
+            json!({
+                "venue": { "id": kisum.venue_id },
+                "artist_ids": [kisum.artist_id],
+                "hosts": [{ "name": "Co-promoter", "kisum_company_id": "promoter-co", "share_bps": 3000 }],
+            }),
+            json!({ "price": 200_000 }),
+        )
+        .await;
+    let order = app
+        .checkout_anonymously(&owner.org_id, &ev, 2, "fan@network.test", "Fan")
+        .await;
+    assert_eq!(
+        app.pay_by_webhook(&order["order"]["payments"][0]).await,
+        "paid"
+    );
+    let as_company = |company: &str| {
+        Auth::Headers(vec![
+            (
+                "x-internal-api-key".into(),
+                crate::helpers::INTERNAL_KEY.into(),
+            ),
+            ("x-org".into(), company.into()),
+        ])
+    };
+    // The host sees money and its share.
+    let host = app
+        .get("/network/events", &as_company("promoter-co"))
+        .await
+        .expect(200);
+    assert_eq!(host["items"].as_array().unwrap().len(), 1);
+    assert_eq!(host["items"][0]["roles"], json!(["host"]));
+    let detail = app
+        .get(
+            &format!("/network/events/{}", ev.event_id),
+            &as_company("promoter-co"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(detail["tickets_sold"], 2);
+    assert_eq!(detail["ticket_types"][0]["capacity"], 50);
+    let net = detail["net"].as_i64().unwrap();
+    assert!(net > 0);
+    assert_eq!(detail["host_net"], net * 3000 / 10_000);
+    // The venue's and the artist's companies see tickets, not money.
+    let venue_company = kisum.venue_owner.1.clone();
+    let venue_view = app
+        .get(
+            &format!("/network/events/{}", ev.event_id),
+            &as_company(&venue_company),
+        )
+        .await
+        .expect(200);
+    assert_eq!(venue_view["event"]["roles"], json!(["venue"]));
+    assert_eq!(venue_view["tickets_sold"], 2);
+    assert!(venue_view["net"].is_null());
+    assert_eq!(venue_view["by_day"][0]["tickets"], 2);
+    assert!(venue_view["by_day"][0]["gross"].is_null());
+    let artist_view = app
+        .get("/network/events", &as_company(&kisum.artist_owner))
+        .await
+        .expect(200);
+    assert_eq!(artist_view["items"][0]["roles"], json!(["artist"]));
+    // Anyone else sees nothing.
+    let stranger = app
+        .get("/network/events", &as_company("someone-else"))
+        .await
+        .expect(200);
+    assert_eq!(stranger["items"], json!([]));
+    app.get(
+        &format!("/network/events/{}", ev.event_id),
+        &as_company("someone-else"),
+    )
+    .await
+    .expect_problem(404, "not_found");
+    app.get(
+        "/network/events",
+        &Auth::Headers(vec![("x-org".into(), "promoter-co".into())]),
+    )
+    .await
+    .expect_problem(401, "missing_credentials");
+    app.get(
+        "/network/events",
+        &Auth::Headers(vec![
+            ("x-internal-api-key".into(), "wrong-key-wrong-key".into()),
+            ("x-org".into(), "promoter-co".into()),
+        ]),
+    )
+    .await
+    .expect_problem(401, "invalid_credentials");
+    app.get(
+        "/network/events",
+        &Auth::Headers(vec![(
+            "x-internal-api-key".into(),
+            crate::helpers::INTERNAL_KEY.into(),
+        )]),
+    )
+    .await
+    .expect_problem(400, "x_org_required");
+}
+
+mod network {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        kisum_sees_the_events_that_involve_each_company(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        kisum_sees_the_events_that_involve_each_company(Backend::Postgres).await
     }
 }

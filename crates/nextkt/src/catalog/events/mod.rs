@@ -47,6 +47,9 @@ pub struct VenueRef {
     /// Set by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// The Kisum venue company that owns it (from Kisum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
 }
 
 /// A promoter or partner presenting an event: free text, a Kisum company id, or both, with
@@ -69,6 +72,9 @@ pub struct ArtistRef {
     pub image_url: Option<String>,
     /// `fresh`, `pending` or `missing`; absent when Kisum is not connected.
     pub snapshot: Option<String>,
+    /// The Kisum artist company that owns the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -124,6 +124,7 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
             // Set from Kisum, never from the request.
             timezone: None,
             snapshot: None,
+            company_id: None,
             ..venue
         };
         row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
@@ -144,6 +145,7 @@ fn apply(row: &mut EventRow, input: EventInput) -> ApiResult<()> {
                 name: String::new(),
                 image_url: None,
                 snapshot: None,
+                company_id: None,
             })
             .collect();
         row.artists_json = serde_json::to_string(&plain).unwrap_or_default();
@@ -260,6 +262,7 @@ fn venue_from(id: &str, snapshot: &VenueSnapshot) -> VenueRef {
         address: Some(snapshot.address.clone()),
         capacity: Some(snapshot.capacity),
         timezone: Some(snapshot.timezone.clone()),
+        company_id: (!snapshot.company_id.is_empty()).then(|| snapshot.company_id.clone()),
         snapshot: Some(
             if snapshot.archived {
                 "archived"
@@ -285,12 +288,14 @@ fn artist_from(id: &str, resolved: &Resolved<ArtistSnapshot>) -> ArtistRef {
                 }
                 .into(),
             ),
+            company_id: (!a.company_id.is_empty()).then(|| a.company_id.clone()),
         },
         Resolved::Pending => ArtistRef {
             id: id.to_string(),
             name: String::new(),
             image_url: None,
             snapshot: Some("pending".into()),
+            company_id: None,
         },
     }
 }
@@ -325,6 +330,7 @@ fn apply_refs(row: &mut EventRow, refs: &KisumRefs, timezone_given: bool) {
                         capacity: None,
                         timezone: None,
                         snapshot: None,
+                        company_id: None,
                     });
                 given.snapshot = Some("pending".into());
                 given
