@@ -350,6 +350,12 @@ pub async fn refresh_once(state: &AppState) -> anyhow::Result<usize> {
                     .await?;
                 }
                 Err(KisumError::NotFound) => {
+                    // The events keep what they showed, marked `missing`.
+                    let mut tx = state.db.begin().await?;
+                    changed +=
+                        crate::catalog::events::mark_kisum_missing(&mut tx, kind.as_str(), &id)
+                            .await?;
+                    tx.commit().await?;
                     settle(&state.db, kind, &id, Outcome::Missing, now + refresh, now).await?;
                 }
                 Err(_) => {

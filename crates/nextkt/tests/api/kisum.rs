@@ -17,6 +17,8 @@ pub struct Kisum {
     pub artist_id: String,
     pub venue_owner: (String, String),
     pub artist_owner: String,
+    /// Kisum's own database, for what its API never does (forgetting a venue).
+    pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     _database: service::testkit::TestDatabase,
 }
@@ -28,7 +30,7 @@ impl Kisum {
             service::testkit::fresh_database(backend, "kisum", "NEXTKT_TEST_DATABASE_URL").await;
         let mut config = kisum::platform::config::ServeConfig::defaults();
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.database.database_url = url;
+        config.database.database_url = url.clone();
         config.database.db_max_connections = 4;
         config.internal_api_key = Some(KISUM_KEY.into());
         config.no_jobs = true;
@@ -95,6 +97,7 @@ impl Kisum {
         )
         .await;
         Kisum {
+            database_url: url,
             artist_owner: agency.1.clone(),
             venue_id: venue["id"].as_str().unwrap().to_string(),
             artist_id: artist["id"].as_str().unwrap().to_string(),
@@ -369,6 +372,35 @@ async fn events_keep_kisum_snapshots_and_follow_changes(backend: Backend) {
     assert_eq!(filled["venue"]["name"], "Istora Gelora");
     assert_eq!(filled["venue"]["snapshot"], "fresh");
     assert_eq!(filled["artists"][0]["name"], "Hindia");
+
+    // Kisum forgets the venue (its API never deletes; its database lost it): the events
+    // keep what they showed, marked missing.
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&kisum.database_url)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM venue_spaces WHERE venue_id = $1")
+            .bind(&kisum.venue_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM venues WHERE id = $1")
+            .bind(&kisum.venue_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    app.clock.advance_secs(301);
+    nextkt::kisum::snapshots::refresh_once(&app.state)
+        .await
+        .unwrap();
+    let gone = app
+        .get(&format!("/admin/events/{event_id}"), &auth)
+        .await
+        .expect(200);
+    assert_eq!(gone["venue"]["snapshot"], "missing");
+    assert_eq!(gone["venue"]["name"], "Istora Gelora");
 }
 
 mod snapshots {

@@ -22,7 +22,7 @@ use crate::platform::error::ApiError;
 // A glob, so the `__path_*` items `#[utoipa::path]` generates beside each handler come
 // along: the router's `routes!(events::list)` needs them here.
 pub use handlers::*;
-pub use service::{apply_artist_snapshot, apply_venue_snapshot};
+pub use service::{apply_artist_snapshot, apply_venue_snapshot, mark_kisum_missing};
 pub use store::{EVENT_COLUMNS, find, find_in};
 pub use types::{Event, EventInput};
 

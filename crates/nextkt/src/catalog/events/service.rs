@@ -391,6 +391,57 @@ pub async fn apply_venue_snapshot(
     Ok(changed)
 }
 
+/// Kisum no longer knows venue or artist `kisum_id` (`kind` is `venue` or `artist`): the
+/// events that show it keep what they showed, marked `missing`.
+pub async fn mark_kisum_missing(
+    tx: &mut Tx,
+    kind: &str,
+    kisum_id: &str,
+) -> Result<usize, sqlx::Error> {
+    let mut changed = 0;
+    if kind == "venue" {
+        let needle =
+            serde_json::to_string(&serde_json::json!({ "id": kisum_id })).unwrap_or_default();
+        let needle = needle.trim_start_matches('{').trim_end_matches('}');
+        for mut row in store::mentioning(tx, "venue_json", needle).await? {
+            let Some(mut venue) = row
+                .venue_json
+                .as_deref()
+                .and_then(|v| serde_json::from_str::<VenueRef>(v).ok())
+                .filter(|v| v.id.as_deref() == Some(kisum_id))
+            else {
+                continue;
+            };
+            if venue.snapshot.as_deref() == Some("missing") {
+                continue;
+            }
+            venue.snapshot = Some("missing".into());
+            row.venue_json = Some(serde_json::to_string(&venue).unwrap_or_default());
+            store::save_references(tx, &row).await?;
+            changed += 1;
+        }
+    } else {
+        let needle = serde_json::to_string(kisum_id).unwrap_or_default();
+        for mut row in store::mentioning(tx, "artist_ids_json", &needle).await? {
+            let mut artists: Vec<ArtistRef> =
+                serde_json::from_str(&row.artists_json).unwrap_or_default();
+            let mut touched = false;
+            for artist in artists.iter_mut().filter(|a| a.id == kisum_id) {
+                if artist.snapshot.as_deref() != Some("missing") {
+                    artist.snapshot = Some("missing".into());
+                    touched = true;
+                }
+            }
+            if touched {
+                row.artists_json = serde_json::to_string(&artists).unwrap_or_default();
+                store::save_references(tx, &row).await?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
+
 /// The refresh job's hand-over for an artist: every event showing it takes the new name
 /// and image.
 pub async fn apply_artist_snapshot(
