@@ -42,6 +42,7 @@ use crate::state::AppState;
         (name = "auth", description = "Signup, login, sessions, signing keys and effective access"),
         (name = "members", description = "Company members, roles and grants (delegation)"),
         (name = "directory", description = "Venues and artist profiles: owners manage theirs (modules `venue`, `artist`); Nextkt reads them (internal)"),
+        (name = "ticketing", description = "A company's ticketing in Nextkt (Mode A): linking, key rotation, unlinking"),
         (name = "finance", description = "The finance addon: vendors, bills, income, exchange rates, profit and loss, audit (module `finance`)"),
         (name = "platform", description = "Health, readiness, metrics"),
     )
@@ -101,6 +102,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::invitations::accept))
         .routes(routes!(auth::resets::request))
         .routes(routes!(auth::resets::confirm))
+        .routes(routes!(
+            crate::ticketing::link::get,
+            crate::ticketing::link::link,
+            crate::ticketing::link::unlink
+        ))
+        .routes(routes!(crate::ticketing::link::rotate))
         .routes(routes!(companies::list, companies::create))
         .routes(routes!(companies::get))
         .routes(routes!(entitlements::get))
@@ -299,7 +306,24 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let sealer = match &config.secrets_key {
+            Some(key) => Some(Arc::new(crate::ticketing::sealing::Sealer::from_hex(key)?)),
+            None => None,
+        };
+        let nextkt = match (&config.nextkt_url, &config.nextkt_partner_key) {
+            (Some(url), Some(key)) => {
+                service::http::install_crypto_provider();
+                Some(Arc::new(crate::ticketing::nextkt::Nextkt::new(
+                    url,
+                    key,
+                    service::http::client(None)?,
+                )))
+            }
+            _ => None,
+        };
         let state = AppState {
+            nextkt,
+            sealer,
             db,
             config: Arc::new(config),
             clock,

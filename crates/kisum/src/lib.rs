@@ -12,6 +12,7 @@ pub mod ids;
 pub mod jobs;
 pub mod platform;
 pub mod state;
+pub mod ticketing;
 
 pub use app::Application;
 pub use state::AppState;

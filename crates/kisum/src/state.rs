@@ -25,6 +25,10 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub access_cache: Arc<AccessCache>,
     pub auth_limits: Arc<AuthLimits>,
+    /// Nextkt's partner API, when configured (Mode A).
+    pub nextkt: Option<Arc<crate::ticketing::nextkt::Nextkt>>,
+    /// Seals secrets at rest (`KISUM_SECRETS_KEY`).
+    pub sealer: Option<Arc<crate::ticketing::sealing::Sealer>>,
 }
 
 impl FromRef<AppState> for TrustForwardedFor {

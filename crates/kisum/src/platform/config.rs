@@ -114,6 +114,19 @@ pub struct ServeConfig {
     #[arg(long, env = "KISUM_APP_URL", default_value = "http://localhost:3000")]
     pub app_url: String,
 
+    /// Nextkt's address, for running companies' ticketing there as its partner (Mode A).
+    #[arg(long, env = "KISUM_NEXTKT_URL")]
+    pub nextkt_url: Option<String>,
+
+    /// Kisum's partner key in Nextkt (`nextkt partner create Kisum`).
+    #[arg(long, env = "KISUM_NEXTKT_PARTNER_KEY", hide_env_values = true)]
+    pub nextkt_partner_key: Option<String>,
+
+    /// 64 hex characters (32 bytes) that seal secrets at rest (the Nextkt organizations'
+    /// API keys). Losing it means linking again; changing it makes sealed keys unreadable.
+    #[arg(long, env = "KISUM_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "KISUM_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -155,6 +168,21 @@ impl ServeConfig {
             || self.refresh_token_ttl_secs < self.access_token_ttl_secs
         {
             anyhow::bail!("access tokens live at least 60 s, refresh tokens at least as long");
+        }
+        match (
+            &self.nextkt_url,
+            &self.nextkt_partner_key,
+            &self.secrets_key,
+        ) {
+            (None, None, _) => {}
+            (Some(url), Some(_), Some(_)) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    anyhow::bail!("KISUM_NEXTKT_URL must be an http(s) URL");
+                }
+            }
+            _ => anyhow::bail!(
+                "set KISUM_NEXTKT_URL, KISUM_NEXTKT_PARTNER_KEY and KISUM_SECRETS_KEY together, or none of them"
+            ),
         }
         if self.grace_days < 0 || self.trial_notice_days < 0 {
             anyhow::bail!("grace and notice days cannot be negative");
