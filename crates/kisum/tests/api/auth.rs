@@ -17,6 +17,7 @@ on_both_databases!(
     delegation_stays_within_what_the_grantor_holds,
     a_revocation_in_one_process_is_honoured_by_the_next_request_in_another,
     access_that_cannot_be_proven_current_is_refused,
+    two_superadmins_stepping_each_other_down_at_once_leave_one,
 );
 
 async fn signup_makes_a_superadmin_of_a_trial_company(app: TestApp) {
@@ -653,6 +654,57 @@ async fn access_that_cannot_be_proven_current_is_refused(app: TestApp) {
     )
     .await
     .expect_problem(503, "access_unavailable");
+}
+
+async fn two_superadmins_stepping_each_other_down_at_once_leave_one(app: TestApp) {
+    let a = app.signup("first@chiefs.test", "basic_promoter", &[]).await;
+    let b = app.user("second@chiefs.test").await;
+    app.by(
+        &a,
+        Method::POST,
+        "/auth/members",
+        Some(json!({ "email": "second@chiefs.test", "role": "TENANT_SUPERADMIN" })),
+    )
+    .await
+    .expect(201);
+    let demote_b = format!("/auth/members/{}/role", b.user_id);
+    let demote_a = format!("/auth/members/{}/role", a.user_id);
+    let (x, y) = tokio::join!(
+        app.as_member(
+            &a.token,
+            &a.company,
+            Method::PUT,
+            &demote_b,
+            Some(json!({ "role": "ADMIN" }))
+        ),
+        app.as_member(
+            &b.token,
+            &a.company,
+            Method::PUT,
+            &demote_a,
+            Some(json!({ "role": "ADMIN" }))
+        ),
+    );
+    let mut statuses = [x.status, y.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} {}", x.body, y.body);
+    let loser = if x.status == 409 { &x } else { &y };
+    assert_eq!(loser.code(), "last_superadmin");
+    let members = app.by(&a, Method::GET, "/auth/members", None).await;
+    let members = if members.status == 200 {
+        members.body
+    } else {
+        app.as_member(&b.token, &a.company, Method::GET, "/auth/members", None)
+            .await
+            .expect(200)
+    };
+    let superadmins = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "TENANT_SUPERADMIN")
+        .count();
+    assert_eq!(superadmins, 1);
 }
 
 mod by_email {
