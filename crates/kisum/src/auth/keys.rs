@@ -59,7 +59,6 @@ pub struct KeyRing {
 struct KeyRow {
     kid: String,
     private_pkcs8: String,
-    public_key: String,
 }
 
 fn new_keypair() -> anyhow::Result<(String, String)> {
@@ -142,13 +141,12 @@ impl KeyRing {
     /// effect at the next login or refresh everywhere).
     pub async fn signer(&self) -> anyhow::Result<(String, EncodingKey)> {
         let row: KeyRow = sqlx::query_as(
-            "SELECT kid, private_pkcs8, public_key FROM signing_keys WHERE retired_at IS NULL \
+            "SELECT kid, private_pkcs8 FROM signing_keys WHERE retired_at IS NULL \
              ORDER BY created_at DESC, kid DESC LIMIT 1",
         )
         .fetch_optional(&self.db.pool)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no active signing key"))?;
-        let _ = row.public_key;
         Ok((
             row.kid,
             EncodingKey::from_ed_der(&STANDARD.decode(row.private_pkcs8)?),

@@ -127,17 +127,28 @@ async fn candidates(
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
+    let mut refs: std::collections::HashMap<String, Option<String>> = Default::default();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let external: Option<String> =
-            sqlx::query_scalar("SELECT external_ref FROM organizations WHERE id = $1")
-                .bind(row.organization_id.as_str())
-                .fetch_optional(&db.pool)
-                .await?
-                .flatten();
+        let org = row.organization_id.to_string();
+        if !refs.contains_key(&org) {
+            refs.insert(org.clone(), external_ref(db, &org).await?);
+        }
+        let external = refs.get(&org).cloned().flatten();
         out.push((row, external));
     }
     Ok(out)
+}
+
+/// The partner's reference of an organization (a Kisum company id for Mode A ones).
+async fn external_ref(db: &Db, org: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar("SELECT external_ref FROM organizations WHERE id = $1")
+            .bind(org)
+            .fetch_optional(&db.pool)
+            .await?
+            .flatten(),
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -277,12 +288,7 @@ pub async fn event(
     .fetch_optional(&state.db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found("event"))?;
-    let external: Option<String> =
-        sqlx::query_scalar("SELECT external_ref FROM organizations WHERE id = $1")
-            .bind(row.organization_id.as_str())
-            .fetch_optional(&state.db.pool)
-            .await?
-            .flatten();
+    let external = external_ref(&state.db, row.organization_id.as_str()).await?;
     let roles = roles(&row, external.as_deref(), &caller.company);
     if roles.is_empty() {
         return Err(ApiError::not_found("event"));

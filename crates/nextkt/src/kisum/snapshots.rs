@@ -305,71 +305,68 @@ pub async fn refresh_once(state: &AppState) -> anyhow::Result<usize> {
         } else {
             Kind::Artist
         };
-        {
-            let now = state.clock.now_ms();
-            let read = match kind {
-                Kind::Venue => kisum.venue(&id).await.map(|v| {
-                    (
-                        serde_json::to_string(&VenueSnapshot::from(&v)).unwrap_or_default(),
-                        v.updated_at,
-                    )
-                }),
-                Kind::Artist => kisum.artist(&id).await.map(|a| {
-                    (
-                        serde_json::to_string(&ArtistSnapshot::from(&a)).unwrap_or_default(),
-                        a.updated_at,
-                    )
-                }),
-            };
-            match read {
-                Ok((json, updated_at)) => {
-                    // Handed over every time it is read: the events rewrite only what
-                    // differs (a change in Kisum, or an event saved while it was pending).
-                    let mut tx = state.db.begin().await?;
-                    changed += match kind {
-                        Kind::Venue => {
-                            let snapshot: VenueSnapshot = serde_json::from_str(&json)?;
-                            crate::catalog::events::apply_venue_snapshot(&mut tx, &id, &snapshot)
-                                .await?
-                        }
-                        Kind::Artist => {
-                            let snapshot: ArtistSnapshot = serde_json::from_str(&json)?;
-                            crate::catalog::events::apply_artist_snapshot(&mut tx, &id, &snapshot)
-                                .await?
-                        }
-                    };
-                    tx.commit().await?;
-                    settle(
-                        &state.db,
-                        kind,
-                        &id,
-                        Outcome::Read(json, updated_at),
-                        now + refresh,
-                        now,
-                    )
-                    .await?;
-                }
-                Err(KisumError::NotFound) => {
-                    // The events keep what they showed, marked `missing`.
-                    let mut tx = state.db.begin().await?;
-                    changed +=
-                        crate::catalog::events::mark_kisum_missing(&mut tx, kind.as_str(), &id)
-                            .await?;
-                    tx.commit().await?;
-                    settle(&state.db, kind, &id, Outcome::Missing, now + refresh, now).await?;
-                }
-                Err(_) => {
-                    let next = now + retry_ms(attempts, refresh);
-                    settle(
-                        &state.db,
-                        kind,
-                        &id,
-                        Outcome::Failed(attempts + 1),
-                        next,
-                        now,
-                    )
-                    .await?;
-                }
+        let now = state.clock.now_ms();
+        let read = match kind {
+            Kind::Venue => kisum.venue(&id).await.map(|v| {
+                (
+                    serde_json::to_string(&VenueSnapshot::from(&v)).unwrap_or_default(),
+                    v.updated_at,
+                )
+            }),
+            Kind::Artist => kisum.artist(&id).await.map(|a| {
+                (
+                    serde_json::to_string(&ArtistSnapshot::from(&a)).unwrap_or_default(),
+                    a.updated_at,
+                )
+            }),
+        };
+        match read {
+            Ok((json, updated_at)) => {
+                // Handed over every time it is read: the events rewrite only what
+                // differs (a change in Kisum, or an event saved while it was pending).
+                let mut tx = state.db.begin().await?;
+                changed += match kind {
+                    Kind::Venue => {
+                        let snapshot: VenueSnapshot = serde_json::from_str(&json)?;
+                        crate::catalog::events::apply_venue_snapshot(&mut tx, &id, &snapshot)
+                            .await?
+                    }
+                    Kind::Artist => {
+                        let snapshot: ArtistSnapshot = serde_json::from_str(&json)?;
+                        crate::catalog::events::apply_artist_snapshot(&mut tx, &id, &snapshot)
+                            .await?
+                    }
+                };
+                tx.commit().await?;
+                settle(
+                    &state.db,
+                    kind,
+                    &id,
+                    Outcome::Read(json, updated_at),
+                    now + refresh,
+                    now,
+                )
+                .await?;
+            }
+            Err(KisumError::NotFound) => {
+                // The events keep what they showed, marked `missing`.
+                let mut tx = state.db.begin().await?;
+                changed +=
+                    crate::catalog::events::mark_kisum_missing(&mut tx, kind.as_str(), &id).await?;
+                tx.commit().await?;
+                settle(&state.db, kind, &id, Outcome::Missing, now + refresh, now).await?;
+            }
+            Err(_) => {
+                let next = now + retry_ms(attempts, refresh);
+                settle(
+                    &state.db,
+                    kind,
+                    &id,
+                    Outcome::Failed(attempts + 1),
+                    next,
+                    now,
+                )
+                .await?;
             }
         }
     }
