@@ -43,6 +43,7 @@ use crate::state::AppState;
         (name = "members", description = "Company members, roles and grants (delegation)"),
         (name = "directory", description = "Venues and artist profiles: owners manage theirs (modules `venue`, `artist`); Nextkt reads them (internal)"),
         (name = "ticketing", description = "A company's ticketing in Nextkt (Mode A): linking, key rotation, unlinking"),
+        (name = "promoter", description = "Promoter events (module `promoter`): planned here, published into the company's Nextkt organization, sales read back"),
         (name = "finance", description = "The finance addon: vendors, bills, income, exchange rates, profit and loss, audit (module `finance`)"),
         (name = "platform", description = "Health, readiness, metrics"),
     )
@@ -135,6 +136,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(crate::finance::routes())
         .merge(crate::directory::venue_routes())
         .merge(crate::directory::artist_routes())
+        .merge(crate::promoter::routes())
         .into_openapi()
 }
 
@@ -186,6 +188,12 @@ pub fn router(state: AppState) -> Router {
         crate::directory::artist_routes(),
         &mut openapi,
     );
+    let promoter = gated(
+        &state,
+        crate::promoter::MODULE,
+        crate::promoter::routes(),
+        &mut openapi,
+    );
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let docs_html = Arc::new(service::docs_page::render(&openapi));
     let limits = Limits {
@@ -197,6 +205,7 @@ pub fn router(state: AppState) -> Router {
         .merge(finance)
         .merge(venue)
         .merge(artist)
+        .merge(promoter)
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -316,6 +325,7 @@ impl Application {
                 Some(Arc::new(crate::ticketing::nextkt::Nextkt::new(
                     url,
                     key,
+                    config.nextkt_internal_api_key.as_deref(),
                     service::http::client(None)?,
                 )))
             }

@@ -11,6 +11,7 @@ pub mod finance;
 pub mod ids;
 pub mod jobs;
 pub mod platform;
+pub mod promoter;
 pub mod state;
 pub mod ticketing;
 

@@ -122,6 +122,16 @@ pub struct ServeConfig {
     #[arg(long, env = "KISUM_NEXTKT_PARTNER_KEY", hide_env_values = true)]
     pub nextkt_partner_key: Option<String>,
 
+    /// Nextkt's internal key (its `NEXTKT_INTERNAL_API_KEY`), for reading the sales of
+    /// published events back through Nextkt's network routes. Without it, sales answer 503
+    /// `network_not_configured`; publishing works without it.
+    #[arg(long, env = "KISUM_NEXTKT_INTERNAL_API_KEY", hide_env_values = true)]
+    pub nextkt_internal_api_key: Option<String>,
+
+    /// How often (seconds) a process looks for failed publishes to retry.
+    #[arg(long, env = "KISUM_PUBLISH_RETRY_SECS", default_value_t = 15)]
+    pub publish_retry_secs: u64,
+
     /// 64 hex characters (32 bytes) that seal secrets at rest (the Nextkt organizations'
     /// API keys). Losing it means linking again; changing it makes sealed keys unreadable.
     #[arg(long, env = "KISUM_SECRETS_KEY", hide_env_values = true)]
@@ -183,6 +193,9 @@ impl ServeConfig {
             _ => anyhow::bail!(
                 "set KISUM_NEXTKT_URL, KISUM_NEXTKT_PARTNER_KEY and KISUM_SECRETS_KEY together, or none of them"
             ),
+        }
+        if self.nextkt_internal_api_key.is_some() && self.nextkt_url.is_none() {
+            anyhow::bail!("KISUM_NEXTKT_INTERNAL_API_KEY needs KISUM_NEXTKT_URL");
         }
         if self.grace_days < 0 || self.trial_notice_days < 0 {
             anyhow::bail!("grace and notice days cannot be negative");

@@ -77,12 +77,16 @@ impl From<LinkRow> for TicketingLink {
 fn clients(state: &AppState) -> ApiResult<(&Nextkt, &Sealer)> {
     match (state.nextkt.as_deref(), state.sealer.as_deref()) {
         (Some(nextkt), Some(sealer)) => Ok((nextkt, sealer)),
-        _ => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ticketing_not_configured",
-            "this server is not connected to Nextkt (KISUM_NEXTKT_URL, KISUM_NEXTKT_PARTNER_KEY, KISUM_SECRETS_KEY)",
-        )),
+        _ => Err(not_configured()),
     }
+}
+
+pub fn not_configured() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ticketing_not_configured",
+        "this server is not connected to Nextkt (KISUM_NEXTKT_URL, KISUM_NEXTKT_PARTNER_KEY, KISUM_SECRETS_KEY)",
+    )
 }
 
 /// Ticketing is not a module: linking needs a superadmin or an admin of the company.

@@ -1,5 +1,8 @@
-//! The client of Nextkt's partner API (provisioning, organization keys): one pool, a time
-//! limit per try, a few tries on what may pass.
+//! The client of Nextkt: its partner API (provisioning, organization keys), its admin API
+//! with an organization's key (publishing events), and its network routes with Nextkt's
+//! internal key (reading sales back). One pool, a time limit per try, a few tries on what
+//! may pass (a refused connection, a time-out, a 5xx); a POST is retried only when it is
+//! safe to repeat (provisioning by id, or under an `Idempotency-Key`).
 
 use std::time::Duration;
 
@@ -19,7 +22,17 @@ pub enum NextktError {
 pub struct Nextkt {
     base: String,
     partner_key: String,
+    internal_key: Option<String>,
     http: reqwest::Client,
+}
+
+/// Who a call is made as.
+#[derive(Clone, Copy)]
+pub enum As<'a> {
+    /// Kisum's partner key.
+    Partner,
+    /// An organization's API key (Mode A).
+    Organization(&'a str),
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,10 +53,16 @@ struct OrganizationId {
 }
 
 impl Nextkt {
-    pub fn new(base: &str, partner_key: &str, http: reqwest::Client) -> Nextkt {
+    pub fn new(
+        base: &str,
+        partner_key: &str,
+        internal_key: Option<&str>,
+        http: reqwest::Client,
+    ) -> Nextkt {
         Nextkt {
             base: base.trim_end_matches('/').to_string(),
             partner_key: partner_key.to_string(),
+            internal_key: internal_key.map(str::to_string),
             http,
         }
     }
@@ -54,17 +73,67 @@ impl Nextkt {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, NextktError> {
+        self.send(As::Partner, method, path, body, None).await
+    }
+
+    /// One call, retried while it may pass. `idempotency_key` makes a POST safe to repeat.
+    pub async fn send(
+        &self,
+        who: As<'_>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, NextktError> {
+        let bearer = match who {
+            As::Partner => self.partner_key.as_str(),
+            As::Organization(key) => key,
+        };
+        self.attempt(method, path, body, |req| {
+            let req = req.bearer_auth(bearer);
+            match idempotency_key {
+                Some(key) => req.header("idempotency-key", key),
+                None => req,
+            }
+        })
+        .await
+    }
+
+    /// Whether the network routes can be read (Nextkt's internal key is set).
+    pub fn reads_network(&self) -> bool {
+        self.internal_key.is_some()
+    }
+
+    /// A network route of Nextkt, for `company` (`None` when no internal key is set).
+    pub async fn network(&self, company: &str, path: &str) -> Option<Result<Value, NextktError>> {
+        let key = self.internal_key.as_deref()?;
+        Some(
+            self.attempt(reqwest::Method::GET, path, None, |req| {
+                req.header("x-internal-api-key", key)
+                    .header("x-org", company)
+            })
+            .await,
+        )
+    }
+
+    async fn attempt(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        credentials: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Value, NextktError> {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200 * 3u64.pow(attempt - 1))).await;
             }
-            let mut req = self
+            let req = self
                 .http
                 .request(method.clone(), &url)
-                .bearer_auth(&self.partner_key)
                 .timeout(ATTEMPT_TIMEOUT);
+            let mut req = credentials(req);
             if let Some(body) = &body {
                 req = req.json(body);
             }
