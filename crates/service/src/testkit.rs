@@ -162,3 +162,90 @@ impl Resp {
         self.body
     }
 }
+
+/// What a [`Relay`] does with connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayMode {
+    /// Passes everything both ways.
+    Up,
+    /// Refuses new connections and cuts open ones (the service is down).
+    Down,
+    /// Passes requests but never an answer: the connection closes once the service has
+    /// answered (a lost answer, after the service acted).
+    SwallowAnswers,
+}
+
+/// A TCP relay in front of a service, to cut it off or lose its answers on demand.
+pub struct Relay {
+    pub base: String,
+    mode: tokio::sync::watch::Sender<RelayMode>,
+}
+
+impl Relay {
+    pub async fn start(target: &str) -> Relay {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("relay binds");
+        let base = format!("http://{}", listener.local_addr().expect("relay address"));
+        let (mode, watch) = tokio::sync::watch::channel(RelayMode::Up);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let now = *watch.borrow();
+                if now == RelayMode::Down {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    // A connection lives in the mode it was opened in; any change cuts it.
+                    let cut = watch.wait_for(|m| *m != now);
+                    match now {
+                        RelayMode::SwallowAnswers => {
+                            tokio::select! {
+                                _ = swallow(inbound, outbound) => {}
+                                _ = cut => {}
+                            }
+                        }
+                        _ => {
+                            let (mut inbound, mut outbound) = (inbound, outbound);
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                _ = cut => {}
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Relay { base, mode }
+    }
+
+    pub fn set(&self, mode: RelayMode) {
+        let _ = self.mode.send(mode);
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.set(if up { RelayMode::Up } else { RelayMode::Down });
+    }
+}
+
+/// Forwards the request and reads the answer into nothing; closes both once the service
+/// has answered (and had a moment to finish).
+async fn swallow(inbound: tokio::net::TcpStream, outbound: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let (mut in_read, _in_write) = inbound.into_split();
+    let (mut out_read, mut out_write) = outbound.into_split();
+    let forward = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut in_read, &mut out_write).await;
+    });
+    let mut buf = [0u8; 4096];
+    if matches!(out_read.read(&mut buf).await, Ok(n) if n > 0) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    forward.abort();
+}

@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Auth, Backend, TestApp, spawn_app_with};
+use service::testkit::Relay;
 
 const KISUM_KEY: &str = "kisum-internal-key-for-nextkt-0123";
 
@@ -126,46 +127,6 @@ impl Kisum {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-    }
-}
-
-/// A TCP relay in front of Kisum that can be cut (new connections refused, open ones
-/// dropped) and restored, as a network would.
-pub struct Relay {
-    pub base: String,
-    up: tokio::sync::watch::Sender<bool>,
-}
-
-impl Relay {
-    pub async fn start(target: &str) -> Relay {
-        let target = target.trim_start_matches("http://").to_string();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (up, watch) = tokio::sync::watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*watch.borrow() {
-                    drop(inbound);
-                    continue;
-                }
-                let target = target.clone();
-                let mut watch = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Relay { base, up }
-    }
-
-    pub fn set_up(&self, up: bool) {
-        let _ = self.up.send(up);
     }
 }
 
