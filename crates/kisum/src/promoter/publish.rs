@@ -311,8 +311,9 @@ fn describe(err: &RunError) -> (String, bool) {
             let detail = problem["detail"].as_str().unwrap_or("");
             (
                 format!("Nextkt refused ({status} {code}): {detail}"),
-                // Someone else's run holding the same Idempotency-Key passes by itself.
-                *status == 409 && code.starts_with("idempotency"),
+                // Another run holding the same Idempotency-Key, or a rate limit, passes by
+                // itself; anything else would be refused again.
+                (*status == 409 && code == "idempotency_in_progress") || *status == 429,
             )
         }
         RunError::Stuck(why) => (why.clone(), false),
