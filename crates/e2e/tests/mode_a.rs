@@ -106,16 +106,7 @@ impl Both {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.client.request(method, url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("sent");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        e2e::call(&self.client, method, url, headers, body).await
     }
 
     async fn signup(&self, email: &str) -> (String, String, String) {
@@ -212,6 +203,11 @@ impl Both {
         .fetch_one(&self.nextkt_state.db.pool)
         .await
         .expect("count")
+    }
+
+    async fn publish(&self, token: &str, company: &str, event_path: &str) -> (u16, Value) {
+        let path = format!("{event_path}/publish");
+        self.kisum(token, company, Method::POST, &path, None).await
     }
 
     /// Whether Nextkt accepts `key` as an organization key.
@@ -479,15 +475,7 @@ async fn promoter_events_are_checked_before_anything_is_kept(backend: Backend) {
         (status, problem["code"].as_str()),
         (409, Some("not_published"))
     );
-    let (status, problem) = both
-        .kisum(
-            &token,
-            &company,
-            Method::POST,
-            &format!("{path}/publish"),
-            None,
-        )
-        .await;
+    let (status, problem) = both.publish(&token, &company, &path).await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (422, Some("not_linked"))
@@ -524,15 +512,7 @@ async fn promoter_events_are_checked_before_anything_is_kept(backend: Backend) {
 
     // Once in Nextkt, what Nextkt sells is protected: no removing a sold tier, no new
     // currency; an unknown tier is not found.
-    let (status, published) = both
-        .kisum(
-            &token,
-            &company,
-            Method::POST,
-            &format!("{path}/publish"),
-            None,
-        )
-        .await;
+    let (status, published) = both.publish(&token, &company, &path).await;
     assert_eq!(status, 200, "{published}");
     let festival = published["tiers"][0]["id"].clone();
     for (change, status, code) in [
@@ -642,15 +622,7 @@ async fn a_lost_answer_or_an_outage_ends_in_one_event(backend: Backend) {
 
     // Nextkt acts, but its answers are lost: the run fails, visibly, to be retried.
     both.relay.set(RelayMode::SwallowAnswers);
-    let (status, problem) = both
-        .kisum(
-            &token,
-            &company,
-            Method::POST,
-            &format!("{path}/publish"),
-            None,
-        )
-        .await;
+    let (status, problem) = both.publish(&token, &company, &path).await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (503, Some("nextkt_unavailable"))
@@ -705,15 +677,7 @@ async fn a_lost_answer_or_an_outage_ends_in_one_event(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, _) = both
-        .kisum(
-            &token,
-            &company,
-            Method::POST,
-            &format!("{path}/publish"),
-            None,
-        )
-        .await;
+    let (status, _) = both.publish(&token, &company, &path).await;
     assert_eq!(status, 503);
     both.relay.set(RelayMode::Up);
     // The third run failed: its retry waits 30 s × 2² = 2 min.

@@ -216,16 +216,7 @@ impl World {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.client.request(method, url);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("sent");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        e2e::call(&self.client, method, url, headers, body).await
     }
 
     async fn signup(&self, email: &str, company: &str, package: &str) -> Member {
@@ -282,6 +273,15 @@ impl World {
             body,
         )
         .await
+    }
+
+    async fn publish(&self, who: &Member, event_path: &str) -> (u16, Value) {
+        self.kisum(who, Method::POST, &format!("{event_path}/publish"), None)
+            .await
+    }
+
+    async fn change(&self, who: &Member, event_path: &str, body: Option<Value>) -> (u16, Value) {
+        self.kisum(who, Method::PATCH, event_path, body).await
     }
 
     /// Nextkt's network view of one event, as Kisum reads it for `company`.
@@ -453,14 +453,7 @@ async fn the_whole_walk(backend: Backend) {
     let event_path = format!("/promoter/events/{}", planned["id"].as_str().unwrap());
 
     // Publishing: the event and its ticket types appear in the organization, on sale.
-    let (status, published) = w
-        .kisum(
-            &promoter,
-            Method::POST,
-            &format!("{event_path}/publish"),
-            None,
-        )
-        .await;
+    let (status, published) = w.publish(&promoter, &event_path).await;
     assert_eq!(status, 200, "{published}\n{}", w.logs());
     assert_eq!(published["ticketing"]["status"], "published");
     assert_eq!(published["ticketing"]["upToDate"], true);
@@ -517,25 +510,13 @@ async fn the_whole_walk(backend: Backend) {
     assert_eq!(sales["net"], sales["byDay"][0]["gross"]);
 
     // Publishing again changes nothing: one event, two ticket types, the same ids.
-    let (status, again) = w
-        .kisum(
-            &promoter,
-            Method::POST,
-            &format!("{event_path}/publish"),
-            None,
-        )
-        .await;
+    let (status, again) = w.publish(&promoter, &event_path).await;
     assert_eq!(status, 200);
     assert_eq!(again["ticketing"]["nextktEventId"], nextkt_event.as_str());
     assert_eq!(again["ticketing"]["attempts"], 1, "no second run");
     // A change is published as a change: the same event, updated, no new ticket types
     // but the one added.
-    let (status, changed) = w
-        .kisum(
-            &promoter,
-            Method::PATCH,
-            &event_path,
-            Some(json!({ "title": "Hindia Live in Jakarta",
+    let (status, changed) = w.change(&promoter, &event_path, Some(json!({ "title": "Hindia Live in Jakarta",
                          "tiers": [
                              { "id": published["tiers"][0]["id"], "name": "Festival", "price": 250000, "capacity": 120 },
                              { "id": published["tiers"][1]["id"], "name": "VIP", "price": 900000, "capacity": 10 },
@@ -545,14 +526,7 @@ async fn the_whole_walk(backend: Backend) {
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["ticketing"]["upToDate"], false);
     for _ in 0..2 {
-        let (status, republished) = w
-            .kisum(
-                &promoter,
-                Method::POST,
-                &format!("{event_path}/publish"),
-                None,
-            )
-            .await;
+        let (status, republished) = w.publish(&promoter, &event_path).await;
         assert_eq!(status, 200, "{republished}");
         assert_eq!(republished["ticketing"]["upToDate"], true);
         assert_eq!(republished["ticketing"]["attempts"], 2);
@@ -578,18 +552,9 @@ async fn the_whole_walk(backend: Backend) {
             { "id": published["tiers"][1]["id"], "name": "VIP", "price": 900000, "capacity": 10 },
             { "id": republished_tier(&changed, 2), "name": "Balcony", "price": 150000, "capacity": 50 }] })
     };
-    let (status, _) = w
-        .kisum(&promoter, Method::PATCH, &event_path, Some(tiers_with(1)))
-        .await;
+    let (status, _) = w.change(&promoter, &event_path, Some(tiers_with(1))).await;
     assert_eq!(status, 200);
-    let (status, refused) = w
-        .kisum(
-            &promoter,
-            Method::POST,
-            &format!("{event_path}/publish"),
-            None,
-        )
-        .await;
+    let (status, refused) = w.publish(&promoter, &event_path).await;
     assert_eq!(status, 502, "{refused}");
     assert_eq!(refused["code"], "nextkt_refused");
     let (_, failed) = w.kisum(&promoter, Method::GET, &event_path, None).await;
@@ -603,17 +568,10 @@ async fn the_whole_walk(backend: Backend) {
     );
     assert!(failed["ticketing"]["retryAt"].is_null());
     let (status, _) = w
-        .kisum(&promoter, Method::PATCH, &event_path, Some(tiers_with(120)))
+        .change(&promoter, &event_path, Some(tiers_with(120)))
         .await;
     assert_eq!(status, 200);
-    let (status, fixed) = w
-        .kisum(
-            &promoter,
-            Method::POST,
-            &format!("{event_path}/publish"),
-            None,
-        )
-        .await;
+    let (status, fixed) = w.publish(&promoter, &event_path).await;
     assert_eq!(status, 200, "{fixed}");
     assert_eq!(fixed["ticketing"]["status"], "published");
     assert!(fixed["ticketing"]["lastError"].is_null());
@@ -699,22 +657,14 @@ async fn the_whole_walk(backend: Backend) {
         .await;
     assert_eq!(status, 401, "the old key is retired");
     let (status, _) = w
-        .kisum(
+        .change(
             &promoter,
-            Method::PATCH,
             &event_path,
             Some(json!({ "title": "Hindia: Lagipula Hidup" })),
         )
         .await;
     assert_eq!(status, 200);
-    let (status, renamed) = w
-        .kisum(
-            &promoter,
-            Method::POST,
-            &format!("{event_path}/publish"),
-            None,
-        )
-        .await;
+    let (status, renamed) = w.publish(&promoter, &event_path).await;
     assert_eq!(status, 200, "{renamed}");
     let (_, seen) = w
         .network(
@@ -808,22 +758,10 @@ async fn the_whole_walk(backend: Backend) {
         .await;
     assert_eq!(status, 401);
     let (status, _) = w
-        .kisum(
-            &promoter,
-            Method::PATCH,
-            &event_path,
-            Some(json!({ "title": "Unlinked" })),
-        )
+        .change(&promoter, &event_path, Some(json!({ "title": "Unlinked" })))
         .await;
     assert_eq!(status, 200);
-    let (status, refused) = w
-        .kisum(
-            &promoter,
-            Method::POST,
-            &format!("{event_path}/publish"),
-            None,
-        )
-        .await;
+    let (status, refused) = w.publish(&promoter, &event_path).await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["code"], "not_linked");
     // The organization and its sales stay in Nextkt.
